@@ -1,0 +1,70 @@
+"""llmplug: a plugin-based client for LLM HTTP APIs.
+
+    import llmplug
+    client = llmplug.new("openai")
+    status, body, headers = client.create_chat_completion([{"role": "user", "content": "Hi"}])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core.client import Client
+from .core.dispatch import ApiResult
+from .core.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    InternalServerError,
+    LLMPlugError,
+    MissingAPIKeyError,
+    NotFoundError,
+    PermissionDeniedError,
+    PluginError,
+    RateLimitError,
+    StreamError,
+    UnknownProviderError,
+    UnknownTransportError,
+    UnprocessableEntityError,
+    UnsupportedOperationError,
+)
+from .core.hookspecs import hookimpl
+from .core.http import Timeout, Transport
+from .core.plugins import PluginManager, default_plugin_manager
+from .core.retry import RetryPolicy
+from .core.specs import ProviderSpec, TransportSpec
+from .core.streaming import Stream
+
+__version__ = "0.1.0"
+
+
+def new(provider: str = "openai", **options: Any) -> Client:
+    """A client for ``provider`` (see :func:`providers`); options as :class:`Client`."""
+    return Client(provider, **options)
+
+
+def providers() -> list[str]:
+    """Names of every provider available, built-in and installed."""
+    return sorted(default_plugin_manager().providers())
+
+
+def transports() -> list[str]:
+    """Names of every transport registered (whether or not its library is installed)."""
+    return sorted(default_plugin_manager().transports())
+
+
+__all__ = [
+    "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError", "APITimeoutError",
+    "ApiResult", "AuthenticationError", "BadRequestError", "Client", "ConfigurationError", "ConflictError",
+    "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
+    "PluginError", "PluginManager", "ProviderSpec", "RateLimitError", "RetryPolicy",
+    "Stream", "StreamError", "Timeout", "Transport", "TransportSpec", "UnknownProviderError",
+    "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
+    "hookimpl", "new", "providers", "transports",
+]

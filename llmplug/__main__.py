@@ -1,0 +1,83 @@
+"""Command line: ``python -m llmplug chat "PROMPT"`` (also installed as ``llmplug``).
+
+``--offline`` answers from the bundled fake API on 127.0.0.1, so it runs with
+no key and no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import llmplug
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmplug", description="Talk to LLM HTTP APIs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    chat = sub.add_parser("chat", help="send one prompt and stream the reply")
+    chat.add_argument("prompt", help="what to say")
+    chat.add_argument("--provider", default="openai", help="provider name (see 'llmplug providers')")
+    chat.add_argument("--model", help="model name (default: the provider's)")
+    chat.add_argument("--transport", help="httpx, requests or urllib (default: the best installed)")
+    chat.add_argument("--base-url", help="API base URL (for openai-compatible servers)")
+    chat.add_argument("--system", help="a system message")
+    chat.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
+    chat.add_argument("--offline", action="store_true", help="answer from the bundled fake API (no key, no network)")
+    sub.add_parser("providers", help="list provider names")
+    sub.add_parser("transports", help="list transport names")
+    return parser
+
+
+def _chat(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        options: dict[str, Any] = {"transport": args.transport}
+        provider = args.provider
+        if args.offline:
+            from llmplug.testing import FakeAPI
+
+            fake = stack.enter_context(FakeAPI())
+            provider, options["base_url"] = "openai-compatible", fake.base_url
+            options["default_model"] = args.model or "fake-model"
+        elif args.base_url:
+            options["base_url"] = args.base_url
+        client = stack.enter_context(llmplug.new(provider, **options))
+        messages = [{"role": "system", "content": args.system}] if args.system else []
+        messages.append({"role": "user", "content": args.prompt})
+        params = {"model": args.model} if args.model else {}
+        if args.no_stream:
+            _, body, _ = client.create_chat_completion(messages, **params)
+            print(str(body))
+            return 0
+
+        def show(chunk: Any) -> None:
+            sys.stdout.write(str(chunk))
+            sys.stdout.flush()
+
+        client.create_chat_completion(messages, stream=True, chunk_callback=show, **params)
+        print()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "providers":
+            print("\n".join(llmplug.providers()))
+            return 0
+        if args.command == "transports":
+            print("\n".join(llmplug.transports()))
+            return 0
+        return _chat(args)
+    except llmplug.LLMPlugError as exc:
+        print(f"llmplug: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,330 @@
+"""Client: one method per endpoint, every one through dispatch.
+
+Methods keep the Lua library's names. Params are keyword arguments; a
+positional dict of options is accepted too, and a function given in its place
+is the stream callback, as in Lua. Per-call ``timeout``, ``max_retries`` and
+``extra_headers`` are taken out of the params.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Callable, Mapping
+from typing import IO, Any, ClassVar
+
+import attrs
+
+from .dispatch import ApiResult, Dispatcher
+from .errors import ConfigurationError, MissingAPIKeyError
+from .http import Timeout, Transport
+from .models import ChatCompletionChunk, TextChunk
+from .plugins import PluginManager, default_plugin_manager
+from .retry import RetryPolicy
+from .specs import ProviderSpec
+from .streaming import Stream
+
+_CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
+Callback = Callable[..., Any]
+
+
+def _merge(opts: Any, callback: Callback | None, params: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
+    if callable(opts) and callback is None:
+        opts, callback = None, opts
+    if opts is not None and not isinstance(opts, Mapping):
+        raise TypeError(f"options must be a dict of API parameters, not {type(opts).__name__}")
+    merged = {**(opts or {}), **params}
+    if callback is not None and not callable(callback):
+        raise TypeError(f"the stream callback must be callable, not {type(callback).__name__}")
+    if callback is not None:
+        merged.setdefault("stream", True)
+    return merged, callback
+
+
+def _require(value: Any, what: str, method: str) -> None:
+    if value is None or (isinstance(value, str) and not value):
+        raise ConfigurationError(f"{method}() needs {what}")
+
+
+class Client:
+    """A client for one provider. Build it with :func:`llmplug.new`."""
+
+    #: Session classes by kind, filled in by :mod:`llmplug.sessions` (core imports no session).
+    session_classes: ClassVar[dict[str, type]] = {}
+
+    def __init__(
+        self,
+        provider: str = "openai",
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        transport: str | Transport | None = None,
+        timeout: Timeout | float | None = None,
+        max_retries: int = 2,
+        raise_for_status: bool = True,
+        default_model: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        verify: bool = True,
+        plugins: PluginManager | None = None,
+        retry: RetryPolicy | None = None,
+        **options: Any,
+    ) -> None:
+        if not isinstance(provider, str):
+            raise TypeError(f"provider must be a name such as 'openai', not {type(provider).__name__}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(f"max_retries must be a whole number >= 0, not {max_retries!r}")
+        self.plugins = plugins.load() if plugins is not None else default_plugin_manager()
+        spec = self.plugins.provider(provider)
+        key = api_key if api_key is not None else _first_env(spec.api_key_env)
+        if spec.requires_key and not key:
+            where = " or ".join(spec.api_key_env) or "api_key"
+            raise MissingAPIKeyError(
+                f"provider {spec.name!r} needs an API key: pass api_key=... or set {where}"
+            )
+        url = base_url or _first_env(spec.base_url_env) or spec.base_url
+        if not url:
+            raise ConfigurationError(f"provider {spec.name!r} needs base_url=..., e.g. 'http://127.0.0.1:11434/v1'")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"base_url must start with http:// or https://, not {url!r}")
+        self.provider: ProviderSpec = attrs.evolve(
+            spec,
+            base_url=url.rstrip("/"),
+            default_model=default_model or spec.default_model,
+            options={**spec.options, **options},
+        )
+        policy = retry if retry is not None else RetryPolicy()
+        self._dispatch = Dispatcher(
+            plugins=self.plugins,
+            provider=self.provider,
+            api_key=key or None,
+            transport=self.plugins.create_transport(transport, {"verify": verify}),
+            timeout=Timeout.coerce(timeout),
+            retry=attrs.evolve(policy, max_retries=max_retries),
+            raise_for_status=raise_for_status,
+            headers=headers,
+        )
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def base_url(self) -> str:
+        return self.provider.base_url or ""
+
+    @property
+    def default_model(self) -> str | None:
+        return self.provider.default_model
+
+    @property
+    def transport(self) -> Transport:
+        return self._dispatch.transport
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._dispatch
+
+    def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None) -> Any:
+        """Run any operation through dispatch (what every method below does)."""
+        call_opts = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
+        if "extra_headers" in call_opts:
+            call_opts["headers"] = call_opts.pop("extra_headers")
+        return self._dispatch.call(operation, params, callback=callback, **call_opts)
+
+    def close(self) -> None:
+        """Close the transport's connections."""
+        self._dispatch.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<llmplug.Client provider={self.provider.name!r} base_url={self.base_url!r} transport={self.transport.name!r}>"
+
+    # ------------------------------------------------------------ chat completions
+
+    def create_chat_completion(
+        self, messages: list[Any], opts: Any = None, chunk_callback: Callback | None = None, **params: Any
+    ) -> ApiResult | Stream[ChatCompletionChunk]:
+        """POST /chat/completions. With ``stream=True``: the callback gets each chunk
+        and the result's body is the assembled completion; without a callback, a Stream."""
+        params, callback = _merge(opts, chunk_callback, params)
+        _check_messages(messages, "create_chat_completion")
+        return self.call("chat.create", {**params, "messages": messages}, callback)
+
+    def chat(self, messages: list[Any], opts: Any = None, chunk_callback: Callback | None = None, **params: Any) -> Any:
+        """Legacy alias of :meth:`create_chat_completion`; a stream callback gets
+        ``(chunk, raw_event)`` where ``str(chunk)`` is the text of one choice."""
+        params, callback = _merge(opts, chunk_callback, params)
+        if callback is None:
+            return self.create_chat_completion(messages, params)
+
+        def relay(event: ChatCompletionChunk) -> None:
+            for choice in event.choices:
+                delta = choice.delta
+                if delta.content or delta.tool_calls:
+                    callback(TextChunk(delta.content or "", choice.index, delta.tool_calls), event.raw)
+
+        return self.create_chat_completion(messages, params, relay)
+
+    def completion(self, prompt: Any, opts: Any = None, chunk_callback: Callback | None = None, **params: Any) -> Any:
+        """POST /completions (legacy text completions)."""
+        params, callback = _merge(opts, chunk_callback, params)
+        _require(prompt, "a prompt", "completion")
+        return self.call("completions.create", {**params, "prompt": prompt}, callback)
+
+    # ------------------------------------------------------------ embeddings, moderation, images
+
+    def embedding(self, input: Any, opts: Any = None, **params: Any) -> ApiResult:
+        """POST /embeddings for one string or a list of strings."""
+        params, _ = _merge(opts, None, params)
+        _require(input, "input: a string or a list of strings", "embedding")
+        return self.call("embeddings.create", {**params, "input": input})
+
+    def moderation(self, input: Any, opts: Any = None, **params: Any) -> ApiResult:
+        """POST /moderations."""
+        params, _ = _merge(opts, None, params)
+        _require(input, "input: a string or a list of strings", "moderation")
+        return self.call("moderations.create", {**params, "input": input})
+
+    def image_generation(self, params: Mapping[str, Any] | None = None, **kwargs: Any) -> ApiResult:
+        """POST /images/generations (``prompt``, ``n``, ``size``...)."""
+        merged, _ = _merge(params, None, kwargs)
+        _require(merged.get("prompt"), "prompt=...", "image_generation")
+        return self.call("images.generate", merged)
+
+    # ------------------------------------------------------------ models and files
+
+    def models(self, **params: Any) -> ApiResult:
+        """GET /models."""
+        return self.call("models.list", params)
+
+    def model(self, model_id: str, **params: Any) -> ApiResult:
+        """GET /models/{id}."""
+        _require(model_id, "a model id", "model")
+        return self.call("models.retrieve", {**params, "model": model_id})
+
+    def files(self, **params: Any) -> ApiResult:
+        """GET /files (``purpose=``, ``limit=``... become the query)."""
+        return self.call("files.list", params)
+
+    def file(self, file_id: str, **params: Any) -> ApiResult:
+        """GET /files/{id}."""
+        _require(file_id, "a file id", "file")
+        return self.call("files.retrieve", {**params, "file_id": file_id})
+
+    def delete_file(self, file_id: str, **params: Any) -> ApiResult:
+        """DELETE /files/{id}."""
+        _require(file_id, "a file id", "delete_file")
+        return self.call("files.delete", {**params, "file_id": file_id})
+
+    def file_content(self, file_id: str, **params: Any) -> ApiResult:
+        """GET /files/{id}/content; the body is bytes."""
+        _require(file_id, "a file id", "file_content")
+        return self.call("files.content", {**params, "file_id": file_id})
+
+    def upload_file(
+        self,
+        file: str | pathlib.Path | bytes | IO[bytes],
+        purpose: str,
+        *,
+        filename: str | None = None,
+        **params: Any,
+    ) -> ApiResult:
+        """POST /files as multipart: ``file`` is a path, bytes or a binary file object."""
+        _require(purpose, "purpose=... (e.g. 'assistants', 'batch', 'user_data')", "upload_file")
+        content, name = _read_upload(file, filename)
+        return self.call("files.create", {**params, "file": (name, content), "purpose": purpose})
+
+    # ------------------------------------------------------------ Responses API
+
+    def create_response(
+        self, input: Any, opts: Any = None, stream_callback: Callback | None = None, **params: Any
+    ) -> Any:
+        """POST /responses. ``input`` is a string or a list of messages/items."""
+        params, callback = _merge(opts, stream_callback, params)
+        _require(input, "input: a string or a list of messages", "create_response")
+        return self.call("responses.create", {**params, "input": input}, callback)
+
+    def response(self, response_id: str, **params: Any) -> ApiResult:
+        """GET /responses/{id}."""
+        _require(response_id, "a response id", "response")
+        return self.call("responses.retrieve", {**params, "response_id": response_id})
+
+    def delete_response(self, response_id: str, **params: Any) -> ApiResult:
+        """DELETE /responses/{id}."""
+        _require(response_id, "a response id", "delete_response")
+        return self.call("responses.delete", {**params, "response_id": response_id})
+
+    def cancel_response(self, response_id: str, **params: Any) -> ApiResult:
+        """POST /responses/{id}/cancel."""
+        _require(response_id, "a response id", "cancel_response")
+        return self.call("responses.cancel", {**params, "response_id": response_id})
+
+    # ------------------------------------------------------------ anything else
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        query: Mapping[str, Any] | None = None,
+        stream: bool = False,
+        callback: Callback | None = None,
+        **options: Any,
+    ) -> Any:
+        """Call any other endpoint (``path`` relative to the base URL) with the
+        client's auth, retries and timeouts; the body is the decoded JSON."""
+        _require(method, "an HTTP method", "request")
+        _require(path, "a path such as '/batches'", "request")
+        params = {"method": method.upper(), "path": path, "json": json, "query": dict(query or {}), **options}
+        if stream or callback is not None:
+            params["stream"] = True
+        return self.call("request", params, callback)
+
+    # ------------------------------------------------------------ sessions
+
+    def new_chat_session(self, **opts: Any) -> Any:
+        """A ChatSession (Chat Completions) bound to this client."""
+        return self._session("chat")(self, **opts)
+
+    def new_responses_chat_session(self, **opts: Any) -> Any:
+        """A ResponsesChatSession (Responses API) bound to this client."""
+        return self._session("responses")(self, **opts)
+
+    def _session(self, kind: str) -> type:
+        try:
+            return self.session_classes[kind]
+        except KeyError:
+            raise ConfigurationError(f"no {kind!r} session class is registered; import llmplug.sessions") from None
+
+
+def _first_env(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _check_messages(messages: Any, method: str) -> None:
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise ConfigurationError(f"{method}() needs messages: a non-empty list of {{'role': ..., 'content': ...}} dicts")
+
+
+def _read_upload(file: Any, filename: str | None) -> tuple[bytes, str]:
+    if isinstance(file, (str, pathlib.Path)):
+        path = pathlib.Path(file)
+        if not path.is_file():
+            raise ConfigurationError(f"upload_file(): no such file {str(path)!r}")
+        return path.read_bytes(), filename or path.name
+    if isinstance(file, (bytes, bytearray)):
+        return bytes(file), filename or "upload.bin"
+    if hasattr(file, "read"):
+        data = file.read()
+        if not isinstance(data, bytes):
+            raise TypeError("upload_file() needs a file opened in binary mode ('rb')")
+        return data, filename or os.path.basename(getattr(file, "name", "") or "upload.bin")
+    raise TypeError(f"upload_file() takes a path, bytes or a binary file object, not {type(file).__name__}")

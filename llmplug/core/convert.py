@@ -1,0 +1,63 @@
+"""The cattrs converter that turns decoded JSON into the core models.
+
+Each model gets the decoded JSON in ``.raw``; a body of an unexpected shape
+yields a model with defaults and the data kept in ``.raw`` rather than a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any, Callable, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from .models import Model, Usage
+
+T = TypeVar("T")
+logger = logging.getLogger("llmplug")
+
+converter = cattrs.Converter(detailed_validation=False)
+converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
+converter.register_structure_hook(bytes, lambda v, _: base64.b64decode(v) if isinstance(v, str) else bytes(v))
+
+
+def _usage_details(usage: Usage, data: dict[str, Any]) -> None:
+    details = data.get("completion_tokens_details")
+    if usage.reasoning_tokens is None and isinstance(details, dict):
+        usage.reasoning_tokens = details.get("reasoning_tokens")
+    details = data.get("prompt_tokens_details")
+    if usage.cached_tokens is None and isinstance(details, dict):
+        usage.cached_tokens = details.get("cached_tokens")
+
+
+def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
+    fields = make_dict_structure_fn(cls, converter, raw=override(omit=True))
+    post = _usage_details if issubclass(cls, Usage) else None
+
+    def structure(data: Any, _: Any) -> Model:
+        if not isinstance(data, dict):
+            obj = cls()
+        else:
+            obj = fields(data, cls)
+            if post is not None:
+                post(obj, data)
+        obj.raw = data
+        return obj
+
+    return structure
+
+
+converter.register_structure_hook_factory(lambda t: isinstance(t, type) and issubclass(t, Model), _model_hook)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Build ``cls`` from decoded JSON; on a shape the model cannot take, keep it raw."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # a wrong-typed field must not lose the answer
+        logger.debug("kept %s raw: its JSON did not fit the model (%s)", getattr(cls, "__name__", cls), exc)
+        obj = cls()
+        obj.raw = data  # type: ignore[attr-defined]
+        return obj

@@ -1,0 +1,52 @@
+"""Built-in default hook implementations (all ``trylast``): any plugin overrides them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import APIStatusError, make_status_error
+from .hookspecs import hookimpl
+from .http import Response, Transport
+from .retry import parse_retry_after
+from .specs import ProviderSpec, TransportSpec
+
+_TEXT_LIMIT = 500
+
+
+def error_message(body: Any, reason: str = "") -> str:
+    """The server's own words from an error body (JSON or text), or ``reason``."""
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            message = err.get("message") or err.get("detail") or ""
+            code = err.get("code") or err.get("status") or err.get("type")
+            if message:
+                return f"{message} ({code})" if code and str(code) not in message else str(message)
+        elif isinstance(err, str) and err:
+            return err
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    if isinstance(body, list) and body:
+        return error_message(body[0], reason)
+    if isinstance(body, str) and body.strip():
+        text = " ".join(body.split())
+        return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "..."
+    return reason or "request failed"
+
+
+@hookimpl(trylast=True)
+def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any]) -> Transport:
+    return spec.factory(**options)
+
+
+@hookimpl(trylast=True)
+def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError:
+    return make_status_error(
+        error_message(body, f"HTTP {response.status_code}"),
+        status_code=response.status_code,
+        body=body,
+        headers=response.headers,
+        provider=provider.name,
+        request=response.request,
+        retry_after=parse_retry_after(response.headers),
+    )

@@ -1,0 +1,230 @@
+"""The error tree. Every llmplug error derives from :class:`LLMPlugError`::
+
+    LLMPlugError
+    ├── ConfigurationError (ValueError)      bad input: says what to fix
+    │   ├── UnknownProviderError             lists the provider names that exist
+    │   ├── UnknownTransportError            lists the transport names that exist
+    │   ├── MissingAPIKeyError               names the env variables looked at
+    │   └── UnsupportedOperationError        the provider has no such endpoint
+    ├── PluginError                          a plugin failed to load or clashes
+    └── APIError                             something went wrong talking to the server
+        ├── APIConnectionError               no usable response (safe to retry)
+        │   └── APITimeoutError              a connect/read/total timeout
+        ├── StreamError                      a stream broke, ended early or held bad data
+        ├── APIResponseValidationError       a 2xx body that is not what was promised
+        └── APIStatusError                   a non-2xx status
+            ├── BadRequestError 400          ├── ConflictError 409
+            ├── AuthenticationError 401      ├── UnprocessableEntityError 422
+            ├── PermissionDeniedError 403    ├── RateLimitError 429
+            ├── NotFoundError 404            └── InternalServerError >= 500
+
+Retry-safe: APIConnectionError, APITimeoutError, 408, 409, 429 and 5xx statuses.
+No error message, argument or repr includes an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class LLMPlugError(Exception):
+    """Root of every error llmplug raises."""
+
+
+class ConfigurationError(LLMPlugError, ValueError):
+    """Bad input or configuration; the message says what to fix."""
+
+
+class UnknownNameError(ConfigurationError, LookupError):
+    """A name that no plugin registered; the message lists those that exist."""
+
+    kind = "name"
+
+    def __init__(self, name: str, available: Iterable[str], hint: str = "") -> None:
+        self.name = name
+        self.available = sorted(available)
+        listing = ", ".join(self.available) or "(none)"
+        super().__init__(f"unknown {self.kind} {name!r}; available: {listing}{hint}")
+
+
+class UnknownProviderError(UnknownNameError):
+    kind = "provider"
+
+
+class UnknownTransportError(UnknownNameError):
+    kind = "transport"
+
+
+class MissingAPIKeyError(ConfigurationError):
+    """The provider needs a key and none was given or found in the environment."""
+
+
+class UnsupportedOperationError(ConfigurationError):
+    """The provider has no equivalent of the requested operation."""
+
+
+class PluginError(LLMPlugError):
+    """A plugin failed to load, registered a clashing name, or implements no known hook."""
+
+
+class APIError(LLMPlugError):
+    """A failure talking to the API. ``request`` is the (redacted-repr) request sent."""
+
+    def __init__(self, message: str, *, request: Any = None, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+        self.provider = provider
+        #: For a failure mid-stream: what had been delivered before it (text or a model).
+        self.received: Any = None
+
+
+class APIConnectionError(APIError):
+    """The server could not be reached or dropped the connection. Safe to retry."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read (idle) or total timeout expired. Safe to retry."""
+
+
+class StreamError(APIError):
+    """A stream broke, ended without its terminator, or carried a payload that is not JSON.
+
+    ``payload`` is the offending data (if any); ``received`` what was delivered before.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        payload: str | None = None,
+        received: Any = None,
+        request: Any = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, request=request, provider=provider)
+        self.payload = payload
+        self.received = received
+
+
+class APIResponseValidationError(APIError):
+    """A success status whose body is not what the operation returns (e.g. not JSON)."""
+
+    def __init__(self, message: str, *, body: Any, status_code: int, request: Any = None, provider: str | None = None):
+        super().__init__(message, request=request, provider=provider)
+        self.body = body
+        self.status_code = status_code
+
+
+class APIStatusError(APIError):
+    """The server answered with a non-2xx status."""
+
+    status_code: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        provider: str | None = None,
+        request: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, request=request, provider=provider)
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers if headers is not None else {}
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        who = f"{self.provider}: " if self.provider else ""
+        return f"{who}{self.status_code} {self.message}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    status_code = 400
+
+
+class AuthenticationError(APIStatusError):
+    status_code = 401
+
+
+class PermissionDeniedError(APIStatusError):
+    status_code = 403
+
+
+class NotFoundError(APIStatusError):
+    status_code = 404
+
+
+class ConflictError(APIStatusError):
+    status_code = 409
+
+
+class UnprocessableEntityError(APIStatusError):
+    status_code = 422
+
+
+class RateLimitError(APIStatusError):
+    status_code = 429
+
+
+class InternalServerError(APIStatusError):
+    status_code = 500
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    cls.status_code: cls
+    for cls in (
+        BadRequestError,
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        ConflictError,
+        UnprocessableEntityError,
+        RateLimitError,
+    )
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The APIStatusError subclass for ``status_code``."""
+    if status_code >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status_code, APIStatusError)
+
+
+def make_status_error(
+    message: str,
+    *,
+    status_code: int,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    provider: str | None = None,
+    request: Any = None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the typed error for a non-2xx response; ``request_id`` comes from the headers."""
+    request_id = None
+    if headers is not None:
+        for name in ("x-request-id", "request-id", "x-goog-request-id", "openai-request-id"):
+            if name in headers:
+                request_id = headers[name]
+                break
+    cls = status_error_class(status_code)
+    return cls(
+        message,
+        status_code=status_code,
+        body=body,
+        headers=headers,
+        request_id=request_id,
+        provider=provider,
+        request=request,
+        retry_after=retry_after,
+    )

@@ -1,0 +1,113 @@
+"""The hook specifications: the contract of every llmplug plugin.
+
+A plugin is a module or object with functions marked ``@llmplug.hookimpl``
+whose names are the hook names below. Hooks are always called with keyword
+arguments. "Pick one" hooks are ``firstresult``: the first non-``None`` answer
+wins, and the built-in answers are ``trylast`` so any plugin can take over.
+A ``hookwrapper`` may wrap any hook (add a header, log, swap auth).
+
+Call order for one API call (see :mod:`llmplug.core.dispatch`)::
+
+    llmplug_build_request -> llmplug_authenticate -> transport.send
+        -> llmplug_parse_response | llmplug_parse_stream_event | llmplug_parse_error
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .errors import APIStatusError
+    from .http import Request, Response, Transport
+    from .specs import ProviderSpec, TransportSpec
+    from .sse import SSEEvent
+
+PROJECT = "llmplug"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def llmplug_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    """Register provider names.
+
+    Call ``register(ProviderSpec(...))`` once per name. Two plugins that
+    register the same name make loading fail with both plugin names.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
+    """Register HTTP transports by name.
+
+    Call ``register(TransportSpec(name, factory, requires=..., priority=...))``.
+    ``requires`` names the modules the transport imports; the default transport
+    is the importable one with the highest ``priority``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any]) -> Transport | None:
+    """Build the transport ``spec`` for one client; ``options`` holds client settings
+    (``verify``, ``proxy``...). The built-in answer calls ``spec.factory(**options)``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
+    """URL mapping and request encoding: turn ``operation`` (``"chat.create"``,
+    ``"embeddings.create"``...) and its ``params`` into a :class:`Request` (method,
+    URL, headers, body) for ``provider``. Return ``None`` for a provider family
+    you do not handle. Raise ``UnsupportedOperationError`` for an operation the
+    provider has no equivalent for. Must not do I/O.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
+    """Put credentials on ``request`` (e.g. ``Authorization: Bearer``) and return it.
+    With no ``api_key`` send no credential header. Return ``None`` to pass.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
+    """Response normalisation: turn a decoded 2xx JSON ``data`` into the core model
+    of ``operation``. Return ``None`` for a family you do not handle.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_parse_stream_event(provider: ProviderSpec, operation: str, event: SSEEvent) -> Any:
+    """Turn one Server-Sent Event of a streaming ``operation`` into a core model.
+
+    Return :data:`llmplug.core.streaming.SKIP` to drop an event that carries
+    nothing (a keep-alive), :data:`llmplug.core.streaming.DONE` when the event
+    ends the stream (OpenAI's ``[DONE]``), or raise ``StreamError`` for a
+    payload that is not JSON or an ``error`` event. ``None`` passes.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
+    """Turn a non-2xx response into a typed :class:`APIStatusError` carrying the
+    server's message; ``body`` is the decoded JSON or the text.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,209 @@
+"""Transport-neutral HTTP types: what dispatch hands a transport and gets back.
+
+A transport plugin turns a :class:`Request` into a :class:`Response` whose body
+is a :class:`ByteStream` read incrementally. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import attrs
+
+#: Header names whose values are secrets: never shown in a repr, error or log.
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "set-cookie"}
+)
+REDACTED = "[REDACTED]"
+
+
+class Headers(MutableMapping[str, str]):
+    """A case-insensitive header mapping that keeps the spelling it was given."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, data: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
+        self._store: dict[str, tuple[str, str]] = {}
+        if data is not None:
+            items = data.items() if isinstance(data, Mapping) else data
+            for key, value in items:
+                self[key] = value
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._store[key.lower()] = (key, value)
+
+    def __getitem__(self, key: str) -> str:
+        return self._store[key.lower()][1]
+
+    def __delitem__(self, key: str) -> None:
+        del self._store[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (original for original, _ in self._store.values())
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._store
+
+    def copy(self) -> Headers:
+        return Headers(self.items())
+
+    def redacted(self) -> dict[str, str]:
+        """The headers as a dict with secret values replaced."""
+        return {k: (REDACTED if k.lower() in SENSITIVE_HEADERS else v) for k, v in self.items()}
+
+    def __repr__(self) -> str:
+        return f"Headers({self.redacted()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return {k.lower(): v for k, v in self.items()} == {str(k).lower(): v for k, v in other.items()}
+        return NotImplemented
+
+
+@attrs.frozen
+class Timeout:
+    """Time limits in seconds; ``None`` means no limit for that phase.
+
+    ``read`` bounds each wait for bytes, so on a stream it is the idle timeout.
+    ``total`` bounds a whole call (every attempt and the body) and is enforced
+    by dispatch.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 600.0
+    total: float | None = None
+
+    @classmethod
+    def coerce(cls, value: Timeout | float | int | None) -> Timeout:
+        """Build a Timeout from a number (connect and read) or pass one through."""
+        if isinstance(value, Timeout):
+            return value
+        if value is None:
+            return cls()
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds or a llmplug.Timeout, not {value!r}")
+        return cls(connect=float(value), read=float(value))
+
+
+@attrs.define(repr=False)
+class Request:
+    """One HTTP request, as a provider mapped it and auth completed it."""
+
+    method: str
+    url: str
+    headers: Headers = attrs.field(factory=Headers, converter=lambda h: h if isinstance(h, Headers) else Headers(h))
+    content: bytes | None = None
+    timeout: Timeout = attrs.field(factory=Timeout)
+    #: Free-form data for plugins (e.g. the operation name); never sent.
+    extensions: dict[str, Any] = attrs.field(factory=dict)
+
+    def __repr__(self) -> str:
+        size = 0 if self.content is None else len(self.content)
+        return f"<Request {self.method} {self.url} headers={self.headers.redacted()} content={size} bytes>"
+
+
+@runtime_checkable
+class ByteStream(Protocol):
+    """A response body read incrementally: iterate for bytes, then close."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class BytesStream:
+    """A ByteStream over bytes already in memory."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._data:
+            yield self._data
+
+    def close(self) -> None:
+        pass
+
+
+@attrs.define(repr=False)
+class Response:
+    """A response whose body has not been read yet."""
+
+    status_code: int
+    headers: Headers
+    stream: ByteStream
+    request: Request
+
+    def read(self) -> bytes:
+        """Read the whole body and close the stream."""
+        try:
+            return b"".join(self.stream)
+        finally:
+            self.stream.close()
+
+    def close(self) -> None:
+        self.stream.close()
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status_code} for {self.request.method} {self.request.url}>"
+
+
+class Transport(abc.ABC):
+    """The contract of a transport plugin: send one request, close when done.
+
+    ``send`` returns as soon as the status line and headers are in; the body is
+    read by iterating ``response.stream``, which raises only llmplug's own
+    :class:`~llmplug.core.errors.APIConnectionError` family. Backend exceptions
+    never escape. An async twin has the same shape with ``async`` methods.
+    """
+
+    #: The name users pass as ``transport=``.
+    name: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def send(self, request: Request) -> Response:
+        """Send ``request``; return the response with its body unread."""
+
+    def close(self) -> None:
+        """Release pooled connections."""
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} transport {self.name!r}>"
+
+
+class Secret:
+    """A credential that never shows itself in a repr, str or log line."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value
+
+    def reveal(self) -> str | None:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('[REDACTED]')" if self._value else "Secret(None)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a llmplug Secret cannot be pickled")

@@ -1,0 +1,412 @@
+"""attrs models of normalised results, and the cattrs converter that builds them.
+
+Every model keeps the decoded JSON it came from in ``.raw``: fields the models
+do not name are never lost (``model["new_field"]`` and ``model.new_field`` read
+them), and a body of an unexpected shape still yields a model, with the data
+in ``.raw``. Models hold no serialisation code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+
+logger = logging.getLogger("llmplug")
+
+
+@attrs.define(slots=True, kw_only=True)
+class Model:
+    """Base of every result model: attribute access plus the raw JSON."""
+
+    raw: Any = attrs.field(factory=dict, repr=False, eq=False)
+
+    def __getitem__(self, key: Any) -> Any:
+        """Dict-style access to the raw JSON, as in the Lua library."""
+        return self.raw[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default) if isinstance(self.raw, dict) else default
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when no attribute of that name exists: fall back to raw JSON.
+        if name.startswith("_") or name == "raw":
+            raise AttributeError(name)
+        try:
+            raw = object.__getattribute__(self, "raw")
+        except AttributeError:
+            raise AttributeError(name) from None
+        if isinstance(raw, dict) and name in raw:
+            return raw[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def to_dict(self) -> Any:
+        """The JSON the model was built from."""
+        return self.raw
+
+
+# ---------------------------------------------------------------- chat completions
+
+
+@attrs.define(slots=True, kw_only=True)
+class FunctionCall(Model):
+    name: str | None = None
+    arguments: str = ""
+
+
+@attrs.define(slots=True, kw_only=True)
+class ToolCall(Model):
+    id: str | None = None
+    type: str = "function"
+    function: FunctionCall = attrs.field(factory=FunctionCall)
+
+
+@attrs.define(slots=True, kw_only=True)
+class Usage(Model):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    #: Tokens spent on hidden reasoning (``completion_tokens_details.reasoning_tokens``).
+    reasoning_tokens: int | None = None
+    #: Prompt tokens served from cache (``prompt_tokens_details.cached_tokens``).
+    cached_tokens: int | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ChatMessage(Model):
+    role: str = "assistant"
+    content: Any = None
+    tool_calls: list[ToolCall] | None = None
+    function_call: FunctionCall | None = None
+    refusal: str | None = None
+    #: Reasoning text a provider returned apart from the content (Gemini thoughts...).
+    reasoning: str | None = None
+
+    def __str__(self) -> str:
+        return self.content if isinstance(self.content, str) else ""
+
+
+@attrs.define(slots=True, kw_only=True)
+class Choice(Model):
+    index: int = 0
+    message: ChatMessage = attrs.field(factory=ChatMessage)
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ChatCompletion(Model):
+    id: str | None = None
+    object: str = "chat.completion"
+    created: int | None = None
+    model: str | None = None
+    choices: list[Choice] = attrs.field(factory=list)
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+
+    @property
+    def content(self) -> str | None:
+        """The text of choice 0, or ``None``."""
+        return self.choices[0].message.content if self.choices else None
+
+    def __str__(self) -> str:
+        content = self.content
+        return content if isinstance(content, str) else ""
+
+
+@attrs.define(slots=True, kw_only=True)
+class FunctionCallDelta(Model):
+    name: str | None = None
+    arguments: str | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ToolCallDelta(Model):
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCallDelta | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ChunkDelta(Model):
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    function_call: FunctionCallDelta | None = None
+    refusal: str | None = None
+    reasoning: str | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ChunkChoice(Model):
+    index: int = 0
+    delta: ChunkDelta = attrs.field(factory=ChunkDelta)
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ChatCompletionChunk(Model):
+    id: str | None = None
+    object: str = "chat.completion.chunk"
+    created: int | None = None
+    model: str | None = None
+    choices: list[ChunkChoice] = attrs.field(factory=list)
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+
+    def __str__(self) -> str:
+        """The text this chunk adds to choice 0."""
+        for choice in self.choices:
+            if choice.index == 0:
+                return choice.delta.content or ""
+        return ""
+
+
+# ---------------------------------------------------------------- legacy completions
+
+
+@attrs.define(slots=True, kw_only=True)
+class CompletionChoice(Model):
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class Completion(Model):
+    id: str | None = None
+    object: str = "text_completion"
+    created: int | None = None
+    model: str | None = None
+    choices: list[CompletionChoice] = attrs.field(factory=list)
+    usage: Usage | None = None
+
+    def __str__(self) -> str:
+        return self.choices[0].text if self.choices else ""
+
+
+# ---------------------------------------------------------------- embeddings, moderation
+
+
+@attrs.define(slots=True, kw_only=True)
+class Embedding(Model):
+    index: int = 0
+    #: Floats, or a base64 string when ``encoding_format="base64"`` was asked for.
+    embedding: Any = attrs.field(factory=list)
+    object: str = "embedding"
+
+
+@attrs.define(slots=True, kw_only=True)
+class EmbeddingList(Model):
+    object: str = "list"
+    data: list[Embedding] = attrs.field(factory=list)
+    model: str | None = None
+    usage: Usage | None = None
+
+    @property
+    def vectors(self) -> list[Any]:
+        """The embeddings in input order."""
+        return [item.embedding for item in sorted(self.data, key=lambda e: e.index)]
+
+
+@attrs.define(slots=True, kw_only=True)
+class ModerationResult(Model):
+    flagged: bool = False
+    categories: dict[str, Any] = attrs.field(factory=dict)
+    category_scores: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(slots=True, kw_only=True)
+class Moderation(Model):
+    id: str | None = None
+    model: str | None = None
+    results: list[ModerationResult] = attrs.field(factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return any(result.flagged for result in self.results)
+
+
+# ---------------------------------------------------------------- models, files, images
+
+
+@attrs.define(slots=True, kw_only=True)
+class ModelInfo(Model):
+    id: str = ""
+    object: str = "model"
+    created: int | None = None
+    owned_by: str | None = None
+    #: A human name, where the provider gives one (Gemini's displayName).
+    display_name: str | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ModelList(Model):
+    object: str = "list"
+    data: list[ModelInfo] = attrs.field(factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [model.id for model in self.data]
+
+
+@attrs.define(slots=True, kw_only=True)
+class FileObject(Model):
+    id: str = ""
+    object: str = "file"
+    bytes: int | None = None
+    created_at: int | None = None
+    filename: str | None = None
+    purpose: str | None = None
+    status: str | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class FileList(Model):
+    object: str = "list"
+    data: list[FileObject] = attrs.field(factory=list)
+    has_more: bool = False
+
+
+@attrs.define(slots=True, kw_only=True)
+class Deleted(Model):
+    id: str = ""
+    object: str | None = None
+    deleted: bool = False
+
+
+@attrs.define(slots=True, kw_only=True)
+class Image(Model):
+    b64_json: str | None = None
+    url: str | None = None
+    revised_prompt: str | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ImagesResponse(Model):
+    created: int | None = None
+    data: list[Image] = attrs.field(factory=list)
+    usage: Any = None
+
+
+# ---------------------------------------------------------------- Responses API
+
+
+@attrs.define(slots=True, kw_only=True)
+class OutputContent(Model):
+    """A content part of an output message (``output_text``, ``refusal``, or newer)."""
+
+    type: str = "output_text"
+    text: str | None = None
+    refusal: str | None = None
+    annotations: list[Any] = attrs.field(factory=list)
+
+
+@attrs.define(slots=True, kw_only=True)
+class OutputItem(Model):
+    """An output item of any type; ``.raw`` holds all it carries.
+
+    ``message`` items have ``role`` and ``content``; ``function_call`` items
+    ``call_id``, ``name`` and ``arguments``; ``image_generation_call`` items
+    ``result`` (base64). Types this model does not know (``reasoning``,
+    ``web_search_call``, future ones) are kept as they came.
+    """
+
+    type: str = ""
+    id: str | None = None
+    status: str | None = None
+    role: str | None = None
+    content: list[OutputContent] | None = None
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    result: str | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ResponseUsage(Model):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class Response(Model):
+    """A Responses API response."""
+
+    id: str | None = None
+    object: str = "response"
+    created_at: float | None = None
+    status: str | None = None
+    model: str | None = None
+    output: list[OutputItem] = attrs.field(factory=list)
+    usage: ResponseUsage | None = None
+    error: Any = None
+    incomplete_details: Any = None
+    instructions: Any = None
+    previous_response_id: str | None = None
+
+    def get_output_text(self) -> str:
+        """All ``output_text`` parts of all message items, joined."""
+        return "".join(
+            part.text or ""
+            for item in self.output
+            if item.type == "message" and item.content
+            for part in item.content
+            if part.type == "output_text"
+        )
+
+    @property
+    def output_text(self) -> str:
+        return self.get_output_text()
+
+    def get_images(self) -> list[dict[str, str]]:
+        """The base64 results of ``image_generation_call`` items, as ``{"b64_json": ...}``."""
+        return [{"b64_json": item.result} for item in self.output if item.type == "image_generation_call" and item.result]
+
+    @property
+    def function_calls(self) -> list[OutputItem]:
+        """The ``function_call`` output items (``name``, ``arguments``, ``call_id``)."""
+        return [item for item in self.output if item.type == "function_call"]
+
+    def __str__(self) -> str:
+        return self.get_output_text()
+
+
+@attrs.define(slots=True, kw_only=True)
+class ResponseStreamEvent(Model):
+    """One Responses API stream event; ``type`` says which (``response.output_text.delta``...)."""
+
+    type: str = ""
+    sequence_number: int | None = None
+    delta: Any = None
+    text: str | None = None
+    item_id: str | None = None
+    output_index: int | None = None
+    content_index: int | None = None
+    item: OutputItem | None = None
+    response: Response | None = None
+    code: str | None = None
+    message: str | None = None
+
+    def __str__(self) -> str:
+        return self.delta if self.type == "response.output_text.delta" and isinstance(self.delta, str) else ""
+
+
+@attrs.frozen(slots=True)
+class TextChunk:
+    """What a session's or ``chat()``'s stream callback gets: the text a chunk adds.
+
+    ``str(chunk)`` is the text (``""`` when the chunk carries none).
+    """
+
+    content: str = ""
+    index: int = 0
+    tool_calls: list[ToolCallDelta] | None = None
+
+    def __str__(self) -> str:
+        return self.content

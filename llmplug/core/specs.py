@@ -1,0 +1,57 @@
+"""What plugins register: provider and transport descriptions."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import attrs
+
+from .http import Transport
+
+
+@attrs.frozen(kw_only=True)
+class ProviderSpec:
+    """A named provider: where it lives, how it is keyed, which dialect it speaks.
+
+    ``family`` selects the plugins that map requests and normalise responses
+    (``"openai"``, ``"gemini"``...): several names can share one family and
+    differ only in URL, key and defaults. A client holds a copy with
+    ``base_url`` resolved; the API key is never stored here.
+    """
+
+    name: str
+    family: str
+    base_url: str | None = None
+    api_key_env: tuple[str, ...] = ()
+    base_url_env: tuple[str, ...] = ()
+    requires_key: bool = True
+    default_model: str | None = None
+    #: Default params per operation, e.g. ``{"embeddings.create": {"model": "..."}}``.
+    defaults: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    #: Extra settings for the family's plugins (``new(..., **options)`` adds to them).
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Headers sent with every request of this provider.
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    description: str = ""
+
+    def defaults_for(self, operation: str) -> Mapping[str, Any]:
+        """The default params of ``operation`` for this provider."""
+        return self.defaults.get(operation, {})
+
+
+@attrs.frozen
+class TransportSpec:
+    """A named transport. ``factory(verify=True)`` builds one; ``requires`` lists
+    the modules it needs, so the default pick can skip what is not installed."""
+
+    name: str
+    factory: Callable[..., Transport]
+    requires: tuple[str, ...] = ()
+    priority: int = 0
+    description: str = ""
+
+    def available(self) -> bool:
+        """Whether every module in ``requires`` can be imported (nothing is imported)."""
+        return all(importlib.util.find_spec(mod) is not None for mod in self.requires)

@@ -1,0 +1,361 @@
+"""Streams: events decoded from SSE, the :class:`Stream` iterator, and the
+accumulators that assemble a stream's events into the non-streamed result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from .convert import structure
+from .errors import APIError, StreamError
+from .http import Response
+from .models import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Completion,
+    Response as ApiResponse,
+    ResponseStreamEvent,
+)
+from .sse import SSEDecoder, SSEEvent
+
+T = TypeVar("T")
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"llmplug.core.streaming.{self.name}"
+
+
+#: Returned by ``llmplug_parse_stream_event`` for an event that ends the stream.
+DONE: Any = _Marker("DONE")
+#: Returned by ``llmplug_parse_stream_event`` for an event that carries nothing.
+SKIP: Any = _Marker("SKIP")
+
+
+class Accumulator:
+    """Collects a stream's events; ``result()`` is what the non-streamed call returns."""
+
+    #: The event type it assembles; events of another type (a plugin's) pass by.
+    event_type: type | None = None
+
+    def add(self, event: Any) -> None:
+        self.last = event
+
+    def complete(self, saw_done: bool) -> bool:
+        """Whether the stream was whole when it ended."""
+        return saw_done
+
+    def received(self) -> Any:
+        """What was delivered so far, for an error raised mid-stream."""
+        return None
+
+    def result(self) -> Any:
+        return getattr(self, "last", None)
+
+
+class _ChoiceState:
+    __slots__ = ("role", "content", "refusal", "reasoning", "finish_reason", "function_call", "tool_calls", "logprobs")
+
+    def __init__(self) -> None:
+        self.role = "assistant"
+        self.content: list[str] = []
+        self.refusal: list[str] = []
+        self.reasoning: list[str] = []
+        self.finish_reason: str | None = None
+        self.function_call: dict[str, str] | None = None
+        self.tool_calls: list[dict[str, Any]] = []
+        self.logprobs: list[Any] = []
+
+    def merge_tool_call(self, delta: Any) -> None:
+        calls = self.tool_calls
+        if delta.index is not None:
+            while len(calls) <= delta.index:
+                calls.append({"id": None, "type": "function", "function": {"name": None, "arguments": ""}})
+            slot = calls[delta.index]
+        else:  # index-less deltas (Gemini): a new id or a new name starts a call
+            slot = next((c for c in calls if delta.id and c["id"] == delta.id), None)
+            if slot is None:
+                if calls and not delta.id and not (delta.function and delta.function.name):
+                    slot = calls[-1]
+                else:
+                    slot = {"id": None, "type": "function", "function": {"name": None, "arguments": ""}}
+                    calls.append(slot)
+        if delta.id:
+            slot["id"] = delta.id
+        elif slot["id"] is None and delta.id is not None:
+            slot["id"] = delta.id
+        if delta.type:
+            slot["type"] = delta.type
+        extra = {k: v for k, v in delta.raw.items() if k not in ("index", "id", "type", "function")} if isinstance(delta.raw, dict) else {}
+        slot.update(extra)  # provider extras such as Gemini's thought signatures
+        fn = delta.function
+        if fn is not None:
+            if fn.name:
+                slot["function"]["name"] = fn.name
+            if fn.arguments:
+                slot["function"]["arguments"] += fn.arguments
+
+    def message(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": self.role, "content": "".join(self.content) if self.content or not self.tool_calls else None}
+        if self.refusal:
+            msg["refusal"] = "".join(self.refusal)
+        if self.reasoning:
+            msg["reasoning"] = "".join(self.reasoning)
+        if self.function_call is not None:
+            msg["function_call"] = self.function_call
+        if self.tool_calls:
+            msg["tool_calls"] = self.tool_calls
+        return msg
+
+
+class ChatAccumulator(Accumulator):
+    """Assembles chat completion chunks: content, tool calls merged by index,
+    finish reasons, usage and every choice when ``n > 1``."""
+
+    event_type = ChatCompletionChunk
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] = {}
+        self.choices: dict[int, _ChoiceState] = {}
+        self.usage: Any = None
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        if not self.head:
+            self.head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
+        if chunk.system_fingerprint:
+            self.head["system_fingerprint"] = chunk.system_fingerprint
+        if chunk.usage is not None:
+            self.usage = chunk.usage.raw
+        for choice in chunk.choices:
+            state = self.choices.get(choice.index)
+            if state is None:
+                state = self.choices[choice.index] = _ChoiceState()
+            delta = choice.delta
+            if delta.role:
+                state.role = delta.role
+            if delta.content:
+                state.content.append(delta.content)
+            if delta.refusal:
+                state.refusal.append(delta.refusal)
+            if delta.reasoning:
+                state.reasoning.append(delta.reasoning)
+            if delta.tool_calls:
+                for call in delta.tool_calls:
+                    state.merge_tool_call(call)
+            if delta.function_call is not None:
+                fc = state.function_call or {"name": "", "arguments": ""}
+                fc["name"] = delta.function_call.name or fc["name"]
+                fc["arguments"] += delta.function_call.arguments or ""
+                state.function_call = fc
+            if choice.finish_reason:
+                state.finish_reason = choice.finish_reason
+            if choice.logprobs:
+                state.logprobs.append(choice.logprobs)
+
+    def complete(self, saw_done: bool) -> bool:
+        return saw_done or (bool(self.choices) and all(s.finish_reason for s in self.choices.values()))
+
+    def received(self) -> str:
+        state = self.choices.get(0)
+        return "".join(state.content) if state else ""
+
+    def result(self) -> ChatCompletion:
+        data = {
+            "id": self.head.get("id"),
+            "object": "chat.completion",
+            "created": self.head.get("created"),
+            "model": self.head.get("model"),
+            "choices": [
+                {"index": index, "message": state.message(), "finish_reason": state.finish_reason, "logprobs": None}
+                for index, state in sorted(self.choices.items())
+            ],
+            "usage": self.usage,
+        }
+        if "system_fingerprint" in self.head:
+            data["system_fingerprint"] = self.head["system_fingerprint"]
+        return structure(data, ChatCompletion)
+
+
+class CompletionAccumulator(Accumulator):
+    """Assembles legacy text-completion chunks."""
+
+    event_type = Completion
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] = {}
+        self.texts: dict[int, list[str]] = {}
+        self.finish: dict[int, str | None] = {}
+        self.usage: Any = None
+
+    def add(self, chunk: Completion) -> None:
+        if not self.head:
+            self.head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
+        if chunk.usage is not None:
+            self.usage = chunk.usage.raw
+        for choice in chunk.choices:
+            self.texts.setdefault(choice.index, []).append(choice.text or "")
+            if choice.finish_reason:
+                self.finish[choice.index] = choice.finish_reason
+            else:
+                self.finish.setdefault(choice.index, None)
+
+    def complete(self, saw_done: bool) -> bool:
+        return saw_done or (bool(self.finish) and all(self.finish.values()))
+
+    def received(self) -> str:
+        return "".join(self.texts.get(0, []))
+
+    def result(self) -> Completion:
+        choices = [
+            {"index": i, "text": "".join(parts), "finish_reason": self.finish.get(i), "logprobs": None}
+            for i, parts in sorted(self.texts.items())
+        ]
+        return structure({**self.head, "object": "text_completion", "choices": choices, "usage": self.usage}, Completion)
+
+
+class ResponseAccumulator(Accumulator):
+    """Follows a Responses API stream; the result is the response of ``response.completed``."""
+
+    FINAL = ("response.completed", "response.incomplete")
+    event_type = ResponseStreamEvent
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.final: ApiResponse | None = None
+
+    def add(self, event: ResponseStreamEvent) -> None:
+        if event.type == "response.output_text.delta" and isinstance(event.delta, str):
+            self.text.append(event.delta)
+        elif event.type in self.FINAL and event.response is not None:
+            self.final = event.response
+
+    def complete(self, saw_done: bool) -> bool:
+        return self.final is not None
+
+    def received(self) -> str:
+        return "".join(self.text)
+
+    def result(self) -> ApiResponse | None:
+        return self.final
+
+
+_ACCUMULATORS: dict[type, Callable[[], Accumulator]] = {
+    ChatCompletionChunk: ChatAccumulator,
+    Completion: CompletionAccumulator,
+    ResponseStreamEvent: ResponseAccumulator,
+}
+
+
+def accumulator_for(event_type: type | None) -> Accumulator:
+    """A fresh accumulator for a stream of ``event_type`` events."""
+    factory = _ACCUMULATORS.get(event_type) if event_type is not None else None
+    return factory() if factory is not None else Accumulator()
+
+
+def parse_json_event(event: SSEEvent) -> Any:
+    """Decode an SSE payload as JSON or raise a StreamError that carries it."""
+    try:
+        return json.loads(event.data)
+    except ValueError:
+        raise StreamError(f"stream event is not valid JSON: {event.data[:200]!r}", payload=event.data) from None
+
+
+def iter_events(
+    response: Response,
+    parse: Callable[[SSEEvent], Any],
+    accumulator: Accumulator,
+    *,
+    provider: str | None = None,
+) -> Iterator[Any]:
+    """Decode ``response``'s SSE body into models, feeding ``accumulator``.
+
+    Stops at DONE without reading further; raises StreamError if the body ends
+    before the stream is complete. Always closes the response.
+    """
+    decoder = SSEDecoder()
+    saw_done = False
+    kind = accumulator.event_type
+    add = accumulator.add if kind is None else (lambda item: isinstance(item, kind) and accumulator.add(item))
+    try:
+        try:
+            for chunk in response.stream:
+                for event in decoder.feed(chunk):
+                    item = parse(event)
+                    if item is SKIP:
+                        continue
+                    if item is DONE:
+                        saw_done = True
+                        return
+                    add(item)
+                    yield item
+            for event in decoder.flush():
+                item = parse(event)
+                if item is DONE:
+                    saw_done = True
+                    return
+                if item is not SKIP:
+                    add(item)
+                    yield item
+        except UnicodeDecodeError as exc:
+            raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
+        if not accumulator.complete(saw_done):
+            raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
+    except APIError as exc:
+        exc.received = accumulator.received()
+        if exc.provider is None:
+            exc.provider = provider
+        raise
+    finally:
+        response.close()
+
+
+class Stream(Generic[T]):
+    """An open stream of events: iterate it; it closes its connection when
+    exhausted, on ``close()``, on leaving a ``with`` block, or on error.
+
+    ``final`` is the assembled result (a ChatCompletion, a Response...) once
+    the stream is exhausted.
+    """
+
+    def __init__(self, events: Iterator[T], response: Response, accumulator: Accumulator) -> None:
+        self._events = events
+        self.response = response
+        self._accumulator = accumulator
+        self.status_code = response.status_code
+        self.headers = response.headers
+
+    def __iter__(self) -> Stream[T]:
+        return self
+
+    def __next__(self) -> T:
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+        self.response.close()
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def until_done(self) -> Any:
+        """Read the rest of the stream and return the assembled result."""
+        for _ in self:
+            pass
+        return self.final
+
+    @property
+    def final(self) -> Any:
+        return self._accumulator.result()
+
+    def __repr__(self) -> str:
+        return f"<Stream {self.status_code} {self.response.request.method} {self.response.request.url}>"

@@ -1,0 +1,232 @@
+"""What the transport plugins share: one error-mapping path, the body stream
+wrapper, and the small header rules every transport follows.
+
+A transport lists its backend's exceptions in an ordered table, most specific
+first, ending with :data:`STDLIB_ERRORS`; :func:`map_exceptions` and
+:class:`BackendStream` use that table both while sending and while the body is
+read, so no backend exception escapes a transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import http.cookiejar
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from .errors import APIConnectionError, APIError, APITimeoutError, StreamError
+from .http import REDACTED, SENSITIVE_HEADERS, Headers, Request
+
+__all__ = [
+    "ACCEPT_ENCODING",
+    "CHUNK_SIZE",
+    "STDLIB_ERRORS",
+    "BackendStream",
+    "ErrorTable",
+    "RejectCookies",
+    "describe_error",
+    "join_headers",
+    "lookup_error",
+    "map_exceptions",
+    "outgoing_headers",
+    "redact_url",
+]
+
+#: ``[(backend exception type(s), our error type), ...]``, most specific first.
+ErrorTable = Sequence[tuple[type[BaseException] | tuple[type[BaseException], ...], type[APIConnectionError]]]
+
+#: The rows every table ends with: what the standard library raises underneath
+#: any backend. ``socket.timeout`` is ``TimeoutError``; ``ssl.SSLError`` and
+#: every ``ConnectionError`` are ``OSError``.
+STDLIB_ERRORS: ErrorTable = (
+    (TimeoutError, APITimeoutError),
+    (http.client.HTTPException, APIConnectionError),
+    (OSError, APIConnectionError),
+)
+
+#: Sent when the request names no Accept-Encoding; every transport decodes these.
+ACCEPT_ENCODING = "gzip, deflate"
+
+#: Upper bound of one read from the network (a read returns what is there).
+CHUNK_SIZE = 64 * 1024
+
+#: Query parameters whose values are secrets (Gemini accepts ``?key=``).
+SENSITIVE_QUERY_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token"})
+
+
+def outgoing_headers(request: Request) -> Headers:
+    """The headers to send: the request's own, plus Accept-Encoding if it has none.
+
+    Host and Content-Length are left to the backend, which derives them from
+    the URL and the body.
+    """
+    headers = request.headers.copy()
+    if "accept-encoding" not in headers:
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
+    return headers
+
+
+def join_headers(items: Iterable[tuple[str, str]]) -> Headers:
+    """Response headers as :class:`Headers`, repeated names joined with ``", "``."""
+    headers = Headers()
+    for name, value in items:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def redact_url(url: str) -> str:
+    """``url`` with secret query values and any userinfo password replaced."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if parts.password:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
+    query = parts.query
+    if query and any(name.lower() in SENSITIVE_QUERY_PARAMS for name, _ in parse_qsl(query, keep_blank_values=True)):
+        query = "&".join(
+            f"{quote(name, safe='')}={REDACTED if name.lower() in SENSITIVE_QUERY_PARAMS else quote(value, safe='')}"
+            for name, value in parse_qsl(query, keep_blank_values=True)
+        )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _secrets(request: Request) -> list[str]:
+    """Strings that must not appear in an error message about ``request``."""
+    found: list[str] = []
+    for name, value in request.headers.items():
+        if name.lower() in SENSITIVE_HEADERS and value:
+            found.append(value)
+            found.extend(token for token in value.split() if len(token) >= 8)
+    try:
+        parts = urlsplit(request.url)
+        if parts.password:
+            found.append(parts.password)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name.lower() in SENSITIVE_QUERY_PARAMS and value:
+                found.extend((value, quote(value, safe="")))
+    except ValueError:
+        pass
+    return sorted(set(found), key=len, reverse=True)
+
+
+def describe_error(exc: BaseException, ours: type[APIConnectionError], request: Request, action: str) -> str:
+    """A message saying what happened to ``request``, with no secret in it."""
+    what = "timed out" if issubclass(ours, APITimeoutError) else "connection failed"
+    detail = str(exc) or repr(exc)
+    for secret in _secrets(request):
+        detail = detail.replace(secret, REDACTED)
+    return f"{what} while {action} {request.method} {redact_url(request.url)}: {type(exc).__name__}: {detail}"
+
+
+def lookup_error(table: ErrorTable, exc: BaseException) -> type[APIConnectionError] | None:
+    """Our error type for ``exc``: the first row of ``table`` it matches."""
+    for backend, ours in table:
+        if isinstance(exc, backend):
+            return ours
+    return None
+
+
+@contextlib.contextmanager
+def map_exceptions(table: ErrorTable, request: Request, action: str = "sending") -> Iterator[None]:
+    """Re-raise a backend exception listed in ``table`` as ours, chained.
+
+    ``action`` completes the message: "<timed out|connection failed> while
+    <action> <METHOD> <url>: ...". Our own errors and unlisted exceptions
+    pass through unchanged.
+    """
+    try:
+        yield
+    except APIError:
+        raise
+    except Exception as exc:
+        ours = lookup_error(table, exc)
+        if ours is None:
+            raise
+        raise ours(describe_error(exc, ours, request, action), request=request) from exc
+
+
+class BackendStream:
+    """A :class:`~llmplug.core.http.ByteStream` over a backend's body.
+
+    Iterating yields the non-empty chunks of ``chunks`` as they come, with
+    backend exceptions mapped through ``table``. ``close`` (the backend's
+    release) runs exactly once: when the body is exhausted, when reading it
+    fails, or on :meth:`close`, whichever comes first.
+    """
+
+    _ACTION = "reading the response body of"
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        close: Callable[[], object],
+        table: ErrorTable,
+        request: Request,
+    ) -> None:
+        self._chunks = iter(chunks)
+        self._close = close
+        self._table = table
+        self._request = request
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while True:
+                if self._closed:
+                    raise StreamError(
+                        f"the response body of {self._request.method} {redact_url(self._request.url)} "
+                        "was already read or closed",
+                        request=self._request,
+                    )
+                with map_exceptions(self._table, self._request, self._ACTION):
+                    chunk = next(self._chunks, None)
+                if chunk is None:
+                    return
+                if chunk:
+                    yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the backend response (once); later calls do nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._close()
+        except Exception as exc:
+            # A failure while discarding a connection is not news to the caller.
+            if lookup_error(self._table, exc) is None:
+                raise
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<BackendStream {state} for {self._request.method} {redact_url(self._request.url)}>"
+
+
+class RejectCookies(http.cookiejar.DefaultCookiePolicy):
+    """A cookie policy that stores and sends nothing: a transport sends only
+    the headers of the request it was given."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: object) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: object) -> bool:
+        return False

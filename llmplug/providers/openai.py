@@ -1,0 +1,198 @@
+"""The OpenAI provider family: ``openai``, ``openrouter``, ``openai-compatible``
+(Ollama, vLLM, llama.cpp...) and ``gemini-openai``. It maps operations to
+OpenAI's REST paths and normalises bodies, events and errors; it does no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmplug.core.convert import structure
+from llmplug.core.encoding import encode_json, encode_multipart, path_segment, query_string
+from llmplug.core.errors import ConfigurationError, StreamError, UnsupportedOperationError
+from llmplug.core.hookspecs import hookimpl
+from llmplug.core.http import Request, Response
+from llmplug.core.operations import get_operation
+from llmplug.core.specs import ProviderSpec
+from llmplug.core.sse import SSEEvent
+from llmplug.core.streaming import DONE, SKIP, parse_json_event
+
+FAMILY = "openai"
+
+#: operation -> (method, path template); ``{name}`` segments are taken from the params.
+ROUTES: dict[str, tuple[str, str]] = {
+    "chat.create": ("POST", "/chat/completions"),
+    "completions.create": ("POST", "/completions"),
+    "embeddings.create": ("POST", "/embeddings"),
+    "moderations.create": ("POST", "/moderations"),
+    "models.list": ("GET", "/models"),
+    "models.retrieve": ("GET", "/models/{model}"),
+    "files.list": ("GET", "/files"),
+    "files.create": ("POST", "/files"),
+    "files.retrieve": ("GET", "/files/{file_id}"),
+    "files.delete": ("DELETE", "/files/{file_id}"),
+    "files.content": ("GET", "/files/{file_id}/content"),
+    "images.generate": ("POST", "/images/generations"),
+    "responses.create": ("POST", "/responses"),
+    "responses.retrieve": ("GET", "/responses/{response_id}"),
+    "responses.delete": ("DELETE", "/responses/{response_id}"),
+    "responses.cancel": ("POST", "/responses/{response_id}/cancel"),
+}
+#: Operations whose body needs a model; the provider's default fills it in.
+NEEDS_MODEL = frozenset({"chat.create", "completions.create", "embeddings.create", "responses.create"})
+
+PROVIDERS = (
+    ProviderSpec(
+        name="openai",
+        family=FAMILY,
+        base_url="https://api.openai.com/v1",
+        api_key_env=("OPENAI_API_KEY",),
+        base_url_env=("OPENAI_BASE_URL",),
+        default_model="gpt-4.1",
+        defaults={
+            "completions.create": {"model": "gpt-3.5-turbo-instruct", "temperature": 0.5, "max_tokens": 600},
+            "embeddings.create": {"model": "text-embedding-3-small"},
+        },
+        description="OpenAI's API",
+    ),
+    ProviderSpec(
+        name="openrouter",
+        family=FAMILY,
+        base_url="https://openrouter.ai/api/v1",
+        api_key_env=("OPENROUTER_API_KEY",),
+        default_model="openai/gpt-4.1",
+        defaults={"embeddings.create": {"model": "openai/text-embedding-3-small"}},
+        description="OpenRouter's OpenAI-compatible API",
+    ),
+    ProviderSpec(
+        name="openai-compatible",
+        family=FAMILY,
+        base_url=None,
+        api_key_env=("OPENAI_COMPATIBLE_API_KEY",),
+        requires_key=False,
+        description="any OpenAI-compatible server (Ollama, vLLM, llama.cpp...): base_url required, key optional",
+    ),
+    ProviderSpec(
+        name="gemini-openai",
+        family=FAMILY,
+        base_url="https://generativelanguage.googleapis.com/v1beta/openai",
+        api_key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        default_model="gemini-2.5-flash",
+        defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
+        description="Gemini's OpenAI-compatible endpoint",
+    ),
+)
+
+
+@hookimpl
+def llmplug_register_providers(register: Any) -> None:
+    for spec in PROVIDERS:
+        register(spec)
+
+
+def build_openai_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:
+    """Map an operation to an OpenAI-style request against ``provider.base_url``."""
+    params = dict(params)
+    if operation == "request":
+        return _generic_request(provider, params)
+    try:
+        method, template = ROUTES[operation]
+    except KeyError:
+        raise UnsupportedOperationError(
+            f"provider {provider.name!r} has no operation {operation!r}; use client.request(method, path, ...)"
+        ) from None
+    path = template.format_map({key: path_segment(params.pop(key)) for key in _placeholders(template)})
+    stream = bool(params.get("stream"))
+    headers = {"Accept": "text/event-stream" if stream else "application/json"}
+    url = provider.base_url + path
+    content = None
+    if operation == "files.create":
+        filename, data = params.pop("file")
+        content, headers["Content-Type"] = encode_multipart(params, {"file": (filename, data)})
+    elif method == "GET":
+        url += query_string(params)
+    elif method != "DELETE" or params:
+        body = {**provider.defaults_for(operation), **params}
+        if operation in NEEDS_MODEL and body.get("model") is None:
+            if provider.default_model is None:
+                raise ConfigurationError(
+                    f"provider {provider.name!r} has no default model: pass model=... "
+                    f"(or default_model=... to llmplug.new)"
+                )
+            body["model"] = provider.default_model
+        content = encode_json(body)
+        headers["Content-Type"] = "application/json"
+    return Request(method, url, headers, content)
+
+
+def _placeholders(template: str) -> list[str]:
+    return [part[1:-1] for part in template.split("/") if part.startswith("{")]
+
+
+def _generic_request(provider: ProviderSpec, params: dict[str, Any]) -> Request:
+    path = params.pop("path")
+    if path.startswith(("http://", "https://")):
+        raise ConfigurationError(f"request() takes a path relative to the base URL, not a full URL: {path!r}")
+    url = provider.base_url + "/" + path.lstrip("/") + query_string(params.pop("query", {}))
+    headers = {"Accept": "text/event-stream" if params.get("stream") else "application/json"}
+    body = params.get("json")
+    content = None
+    if body is not None:
+        content = encode_json(body)
+        headers["Content-Type"] = "application/json"
+    return Request(params["method"], url, headers, content)
+
+
+@hookimpl(trylast=True)
+def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
+    if provider.family != FAMILY:
+        return None
+    return build_openai_request(provider, operation, params)
+
+
+@hookimpl(trylast=True)
+def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
+    if provider.family != FAMILY:
+        return None
+    if api_key:
+        request.headers["Authorization"] = f"Bearer {api_key}"
+    return request
+
+
+@hookimpl(trylast=True)
+def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
+    if provider.family != FAMILY:
+        return None
+    model = get_operation(operation).result
+    return data if model is None else structure(data, model)
+
+
+def parse_openai_event(operation: str, event: SSEEvent) -> Any:
+    """One OpenAI SSE event as a core model (or DONE / SKIP); error events raise."""
+    payload = event.data
+    if payload == "[DONE]" or event.event == "done":
+        return DONE
+    if not payload.strip():
+        return SKIP
+    data = parse_json_event(event)
+    if isinstance(data, dict):
+        kind = data.get("type") or event.event
+        if kind in ("error", "response.failed") or (kind == "message" and "error" in data and "choices" not in data):
+            raise StreamError(f"the server reported an error mid-stream: {_stream_error_message(data)}", payload=payload)
+    model = get_operation(operation).event
+    return data if model is None else structure(data, model)
+
+
+def _stream_error_message(data: dict[str, Any]) -> str:
+    for holder in (data.get("error"), (data.get("response") or {}).get("error"), data):
+        if isinstance(holder, dict) and holder.get("message"):
+            code = holder.get("code")
+            return f"{holder['message']} ({code})" if code else str(holder["message"])
+    return str(data)[:300]
+
+
+@hookimpl(trylast=True)
+def llmplug_parse_stream_event(provider: ProviderSpec, operation: str, event: SSEEvent) -> Any:
+    if provider.family != FAMILY:
+        return None
+    return parse_openai_event(operation, event)

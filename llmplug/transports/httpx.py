@@ -1,0 +1,84 @@
+"""The ``httpx`` transport: an :class:`httpx.Client` with keep-alive pooling.
+
+httpx is imported only when the transport is built, never by this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from llmplug.core.errors import APIConnectionError, APITimeoutError
+from llmplug.core.hookspecs import hookimpl
+from llmplug.core.http import Request, Response, Transport
+from llmplug.core.specs import TransportSpec
+from llmplug.core.transport_support import (
+    STDLIB_ERRORS,
+    BackendStream,
+    ErrorTable,
+    RejectCookies,
+    join_headers,
+    map_exceptions,
+    outgoing_headers,
+)
+
+
+class HttpxTransport(Transport):
+    """Sends requests with httpx: HTTP/1.1, pooled, redirects not followed.
+
+    Proxies come from the environment (``HTTPS_PROXY``...) as httpx does by
+    default; no client-level header, cookie or auth is ever added.
+    """
+
+    name = "httpx"
+
+    def __init__(self, verify: bool = True) -> None:
+        import httpx  # absolute import: the library, not this module
+
+        self._httpx = httpx
+        self._client = httpx.Client(verify=verify, follow_redirects=False, timeout=None)
+        self._client.cookies.jar.set_policy(RejectCookies())
+        self._errors: ErrorTable = (
+            (httpx.TimeoutException, APITimeoutError),
+            # TransportError, DecodingError, TooManyRedirects; InvalidURL is not a RequestError.
+            ((httpx.RequestError, httpx.InvalidURL), APIConnectionError),
+            *STDLIB_ERRORS,
+        )
+
+    def send(self, request: Request) -> Response:
+        """Send ``request``; return once the headers are in, body unread."""
+        timeout = request.timeout
+        timeouts: dict[str, Any] = {
+            "connect": timeout.connect,
+            "read": timeout.read,
+            "write": timeout.read,
+            "pool": timeout.connect,
+        }
+        with map_exceptions(self._errors, request):
+            backend_request = self._httpx.Request(
+                request.method,
+                request.url,
+                headers=list(outgoing_headers(request).items()),
+                content=request.content,
+                extensions={"timeout": timeouts},
+            )
+            response = self._client.send(backend_request, stream=True, follow_redirects=False)
+        stream = BackendStream(response.iter_bytes(), response.close, self._errors, request)
+        return Response(response.status_code, join_headers(response.headers.multi_items()), stream, request)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._client.close()
+
+
+@hookimpl
+def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
+    register(
+        TransportSpec(
+            name="httpx",
+            factory=HttpxTransport,
+            requires=("httpx",),
+            priority=30,
+            description="httpx.Client: HTTP/1.1 keep-alive pool (pip install llmplug[httpx])",
+        )
+    )

@@ -1,0 +1,51 @@
+"""Shared fixtures: a clean environment, the fake API on loopback, every transport."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+import llmplug
+from llmplug.testing import FakeAPI
+
+TRANSPORTS = ("httpx", "requests", "urllib")
+TEST_KEY = "sk-test-SENTINEL-7f3a9c"
+
+_ENV_PREFIXES = ("OPENAI_", "OPENROUTER_", "GEMINI_", "GOOGLE_", "LLMPLUG_")
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No key, base URL, proxy or llmplug setting leaks in from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) or name in _PROXY_VARS:
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def _fake_api() -> Iterator[FakeAPI]:
+    with FakeAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def api(_fake_api: FakeAPI) -> Iterator[FakeAPI]:
+    """The fake OpenAI API on 127.0.0.1, emptied for each test."""
+    _fake_api.reset()
+    yield _fake_api
+    _fake_api.reset()
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def client(api: FakeAPI, transport: str) -> Iterator[llmplug.Client]:
+    """An OpenAI client on the fake API through one transport, no retries."""
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, max_retries=0) as c:
+        yield c

@@ -1,0 +1,31 @@
+"""``import llmplug`` stays cheap: no HTTP library and no plugin until needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(out.stdout.split())
+
+
+def test_import_loads_no_http_library_and_no_plugin():
+    loaded = _modules_after("import llmplug")
+    assert "llmplug" in loaded
+    assert not {"httpx", "requests", "urllib3", "httpcore"} & loaded
+    assert not {m for m in loaded if m.startswith(("llmplug.providers", "llmplug.transports", "llmplug.testing"))}
+
+
+def test_urllib_client_needs_no_third_party_http_library():
+    loaded = _modules_after(
+        "import llmplug\nc = llmplug.new('openai', api_key='k', transport='urllib')\nllmplug.providers()"
+    )
+    assert "llmplug.transports.urllib" in loaded
+    assert not {"httpx", "requests", "urllib3"} & loaded
