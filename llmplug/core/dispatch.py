@@ -11,7 +11,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from functools import partial
 from typing import Any
 
 import attrs
@@ -196,7 +195,7 @@ class Dispatcher:
                 provider=self.provider.name,
             )
         accumulator = accumulator_for(get_operation(operation).event)
-        parse = partial(self.plugins.parse_stream_event, self.provider, operation)
+        parse = self.plugins.stream_parser(self.provider, operation)
         events = iter_events(response, parse, accumulator, provider=self.provider.name)
         stream: Stream[Any] = Stream(events, response, accumulator)
         if callback is None:

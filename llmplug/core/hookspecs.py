@@ -9,7 +9,7 @@ A ``hookwrapper`` may wrap any hook (add a header, log, swap auth).
 Call order for one API call (see :mod:`llmplug.core.dispatch`)::
 
     llmplug_build_request -> llmplug_authenticate -> transport.send
-        -> llmplug_parse_response | llmplug_parse_stream_event | llmplug_parse_error
+        -> llmplug_parse_response | llmplug_stream_parser | llmplug_parse_error
 """
 
 from __future__ import annotations
@@ -92,13 +92,15 @@ def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, re
 
 
 @hookspec(firstresult=True)
-def llmplug_parse_stream_event(provider: ProviderSpec, operation: str, event: SSEEvent) -> Any:
-    """Turn one Server-Sent Event of a streaming ``operation`` into a core model.
+def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
+    """Return the function that turns each Server-Sent Event of a streaming
+    ``operation`` into a core model. Called once per stream, so the per-event
+    path has no hook overhead; a wrapper may wrap the returned function.
 
-    Return :data:`llmplug.core.streaming.SKIP` to drop an event that carries
-    nothing (a keep-alive), :data:`llmplug.core.streaming.DONE` when the event
-    ends the stream (OpenAI's ``[DONE]``), or raise ``StreamError`` for a
-    payload that is not JSON or an ``error`` event. ``None`` passes.
+    The function returns :data:`llmplug.core.streaming.SKIP` to drop an event
+    that carries nothing (a keep-alive), :data:`llmplug.core.streaming.DONE`
+    when the event ends the stream (OpenAI's ``[DONE]``), and raises
+    ``StreamError`` for a payload that is not JSON or an ``error`` event.
 
     .. versionadded:: 0.1
     """

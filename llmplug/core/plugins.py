@@ -19,7 +19,7 @@ import sys
 import threading
 import types
 from importlib import metadata
-from typing import Any
+from typing import Any, Callable
 
 import pluggy
 
@@ -201,8 +201,11 @@ class PluginManager:
         result = self.pm.hook.llmplug_parse_response(provider=provider, operation=operation, data=data, response=response)
         return data if result is None else result
 
-    def parse_stream_event(self, provider: ProviderSpec, operation: str, event: SSEEvent) -> Any:
-        return self.pm.hook.llmplug_parse_stream_event(provider=provider, operation=operation, event=event)
+    def stream_parser(self, provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any]:
+        parser = self.pm.hook.llmplug_stream_parser(provider=provider, operation=operation)
+        if parser is None:
+            raise PluginError(f"no plugin parses {operation!r} streams for provider family {provider.family!r}")
+        return parser
 
     def parse_error(self, provider: ProviderSpec, operation: str, response: Response, body: Any) -> Any:
         return self.pm.hook.llmplug_parse_error(provider=provider, operation=operation, response=response, body=body)

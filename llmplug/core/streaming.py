@@ -30,9 +30,9 @@ class _Marker:
         return f"llmplug.core.streaming.{self.name}"
 
 
-#: Returned by ``llmplug_parse_stream_event`` for an event that ends the stream.
+#: Returned by a ``llmplug_stream_parser`` parser for an event that ends the stream.
 DONE: Any = _Marker("DONE")
-#: Returned by ``llmplug_parse_stream_event`` for an event that carries nothing.
+#: Returned by a ``llmplug_stream_parser`` parser for an event that carries nothing.
 SKIP: Any = _Marker("SKIP")
 
 

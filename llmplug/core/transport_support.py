@@ -144,10 +144,16 @@ def map_exceptions(table: ErrorTable, request: Request, action: str = "sending")
     except APIError:
         raise
     except Exception as exc:
-        ours = lookup_error(table, exc)
-        if ours is None:
+        error = translate(table, exc, request, action)
+        if error is None:
             raise
-        raise ours(describe_error(exc, ours, request, action), request=request) from exc
+        raise error from exc
+
+
+def translate(table: ErrorTable, exc: BaseException, request: Request, action: str) -> APIConnectionError | None:
+    """Our error for the backend exception ``exc`` (``None`` if ``table`` does not list it)."""
+    ours = lookup_error(table, exc)
+    return None if ours is None else ours(describe_error(exc, ours, request, action), request=request)
 
 
 class BackendStream:
@@ -180,22 +186,29 @@ class BackendStream:
         return self._closed
 
     def __iter__(self) -> Iterator[bytes]:
+        if self._closed:
+            raise self._already_closed()
         try:
-            while True:
-                if self._closed:
-                    raise StreamError(
-                        f"the response body of {self._request.method} {redact_url(self._request.url)} "
-                        "was already read or closed",
-                        request=self._request,
-                    )
-                with map_exceptions(self._table, self._request, self._ACTION):
-                    chunk = next(self._chunks, None)
-                if chunk is None:
-                    return
+            for chunk in self._chunks:  # one try around the loop: nothing per chunk on the hot path
                 if chunk:
                     yield chunk
+                if self._closed:
+                    raise self._already_closed()
+        except APIError:
+            raise
+        except Exception as exc:
+            error = translate(self._table, exc, self._request, self._ACTION)
+            if error is None:
+                raise
+            raise error from exc
         finally:
             self.close()
+
+    def _already_closed(self) -> StreamError:
+        return StreamError(
+            f"the response body of {self._request.method} {redact_url(self._request.url)} was already read or closed",
+            request=self._request,
+        )
 
     def close(self) -> None:
         """Release the backend response (once); later calls do nothing."""

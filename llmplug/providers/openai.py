@@ -5,7 +5,8 @@ OpenAI's REST paths and normalises bodies, events and errors; it does no I/O.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from llmplug.core.convert import structure
 from llmplug.core.encoding import encode_json, encode_multipart, path_segment, query_string
@@ -167,8 +168,8 @@ def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, re
     return data if model is None else structure(data, model)
 
 
-def parse_openai_event(operation: str, event: SSEEvent) -> Any:
-    """One OpenAI SSE event as a core model (or DONE / SKIP); error events raise."""
+def parse_openai_event(model: type | None, event: SSEEvent) -> Any:
+    """One OpenAI SSE event as ``model`` (or DONE / SKIP); error events raise."""
     payload = event.data
     if payload == "[DONE]" or event.event == "done":
         return DONE
@@ -179,7 +180,6 @@ def parse_openai_event(operation: str, event: SSEEvent) -> Any:
         kind = data.get("type") or event.event
         if kind in ("error", "response.failed") or (kind == "message" and "error" in data and "choices" not in data):
             raise StreamError(f"the server reported an error mid-stream: {_stream_error_message(data)}", payload=payload)
-    model = get_operation(operation).event
     return data if model is None else structure(data, model)
 
 
@@ -192,7 +192,7 @@ def _stream_error_message(data: dict[str, Any]) -> str:
 
 
 @hookimpl(trylast=True)
-def llmplug_parse_stream_event(provider: ProviderSpec, operation: str, event: SSEEvent) -> Any:
+def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
     if provider.family != FAMILY:
         return None
-    return parse_openai_event(operation, event)
+    return partial(parse_openai_event, get_operation(operation).event)

@@ -30,9 +30,10 @@ from typing import Any
 
 from .server import APIError, RecordedRequest, Reply, RouteTable, Service, register_service
 
-__all__ = ["OpenAIService", "PNG_BYTES", "routes"]
+__all__ = ["ROUTES", "OpenAIService", "PNG_BYTES", "embedding_vector"]
 
-routes = RouteTable()
+#: The OpenAI route table: (method, path regex) -> handler(service, request, **groups).
+ROUTES = RouteTable()
 
 # --------------------------------------------------------------------------
 # small helpers
@@ -305,9 +306,9 @@ class OpenAIService(Service):
     """The OpenAI API under ``/v1``, with in-memory files and responses."""
 
     prefix = "/v1"
+    routes = ROUTES
 
     def __init__(self) -> None:
-        self.routes = routes
         self.files: dict[str, dict[str, Any]] = {}
         self.file_data: dict[str, bytes] = {}
         self.responses: dict[str, dict[str, Any]] = {}
@@ -461,7 +462,7 @@ def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool, bool]:
     return stream, bool(options.get("include_usage")), options.get("include_obfuscation", True) is not False
 
 
-@routes.route("POST", r"/v1/chat/completions")
+@ROUTES.route("POST", r"/v1/chat/completions")
 def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
     body = _body(req)
     model = _model(body)
@@ -615,7 +616,7 @@ def _prompts(body: dict[str, Any]) -> list[str]:
     raise _invalid_type("prompt", "a string or array", prompt)
 
 
-@routes.route("POST", r"/v1/completions")
+@ROUTES.route("POST", r"/v1/completions")
 def completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
     body = _body(req)
     model = _model(body)
@@ -716,7 +717,7 @@ def embedding_vector(text: str, dimensions: int = 8) -> list[float]:
     return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in values))))
 
 
-@routes.route("POST", r"/v1/embeddings")
+@ROUTES.route("POST", r"/v1/embeddings")
 def embeddings(svc: OpenAIService, req: RecordedRequest) -> Reply:
     body = _body(req)
     model = _model(body)
@@ -792,7 +793,7 @@ def _moderate(text: str, has_image: bool) -> dict[str, Any]:
     return {"flagged": bool(hit), "categories": categories, "category_scores": scores, "category_applied_input_types": applied}
 
 
-@routes.route("POST", r"/v1/moderations")
+@ROUTES.route("POST", r"/v1/moderations")
 def moderations(svc: OpenAIService, req: RecordedRequest) -> Reply:
     body = _body(req)
     model = _model(body, "omni-moderation-latest")
@@ -816,12 +817,12 @@ def moderations(svc: OpenAIService, req: RecordedRequest) -> Reply:
 # --------------------------------------------------------------------------
 
 
-@routes.route("GET", r"/v1/models")
+@ROUTES.route("GET", r"/v1/models")
 def list_models(svc: OpenAIService, req: RecordedRequest) -> Reply:
     return Reply(json={"object": "list", "data": copy.deepcopy(MODELS)})
 
 
-@routes.route("GET", r"/v1/models/(?P<model>.+)")
+@ROUTES.route("GET", r"/v1/models/(?P<model>.+)")
 def get_model(svc: OpenAIService, req: RecordedRequest, model: str) -> Reply:
     for entry in MODELS:
         if entry["id"] == model:
@@ -834,7 +835,7 @@ def get_model(svc: OpenAIService, req: RecordedRequest, model: str) -> Reply:
 # --------------------------------------------------------------------------
 
 
-@routes.route("POST", r"/v1/files")
+@ROUTES.route("POST", r"/v1/files")
 def upload_file(svc: OpenAIService, req: RecordedRequest) -> Reply:
     if "file" not in req.files:
         raise _missing("file")
@@ -866,7 +867,7 @@ def upload_file(svc: OpenAIService, req: RecordedRequest) -> Reply:
     return Reply(json=dict(meta))
 
 
-@routes.route("GET", r"/v1/files")
+@ROUTES.route("GET", r"/v1/files")
 def list_files(svc: OpenAIService, req: RecordedRequest) -> Reply:
     q = {k: v[-1] for k, v in req.query.items()}
     files = [dict(m) for m in svc.files.values()]
@@ -897,12 +898,12 @@ def _file(svc: OpenAIService, file_id: str) -> dict[str, Any]:
     return meta
 
 
-@routes.route("GET", r"/v1/files/(?P<file_id>[^/]+)")
+@ROUTES.route("GET", r"/v1/files/(?P<file_id>[^/]+)")
 def get_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
     return Reply(json=dict(_file(svc, file_id)))
 
 
-@routes.route("DELETE", r"/v1/files/(?P<file_id>[^/]+)")
+@ROUTES.route("DELETE", r"/v1/files/(?P<file_id>[^/]+)")
 def delete_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
     _file(svc, file_id)
     svc.files.pop(file_id, None)
@@ -910,7 +911,7 @@ def delete_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply
     return Reply(json={"object": "file", "deleted": True, "id": file_id})
 
 
-@routes.route("GET", r"/v1/files/(?P<file_id>[^/]+)/content")
+@ROUTES.route("GET", r"/v1/files/(?P<file_id>[^/]+)/content")
 def file_content(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
     _file(svc, file_id)
     return Reply(body=svc.file_data[file_id], content_type="application/octet-stream")
@@ -921,7 +922,7 @@ def file_content(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Repl
 # --------------------------------------------------------------------------
 
 
-@routes.route("POST", r"/v1/images/generations")
+@ROUTES.route("POST", r"/v1/images/generations")
 def image_generations(svc: OpenAIService, req: RecordedRequest) -> Reply:
     body = _body(req)
     prompt = body.get("prompt")
@@ -962,7 +963,7 @@ def image_generations(svc: OpenAIService, req: RecordedRequest) -> Reply:
     return Reply(json=result)
 
 
-@routes.route("GET", r"/v1/_fake/images/(?P<name>img-\w+)\.png")
+@ROUTES.route("GET", r"/v1/_fake/images/(?P<name>img-\w+)\.png")
 def image_file(svc: OpenAIService, req: RecordedRequest, name: str) -> Reply:
     """Where ``response_format: "url"`` images point (not an OpenAI path)."""
     return Reply(body=PNG_BYTES, content_type="image/png")
@@ -1032,7 +1033,7 @@ def _response_usage(input_tokens: int, output_tokens: int, reasoning_tokens: int
     }
 
 
-@routes.route("POST", r"/v1/responses")
+@ROUTES.route("POST", r"/v1/responses")
 def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
     body = _body(req)
     model = _model(body)
@@ -1274,12 +1275,12 @@ def _stored_response(svc: OpenAIService, response_id: str) -> dict[str, Any]:
     return response
 
 
-@routes.route("GET", r"/v1/responses/(?P<response_id>[^/]+)")
+@ROUTES.route("GET", r"/v1/responses/(?P<response_id>[^/]+)")
 def get_response(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     return Reply(json=_stored_response(svc, response_id))
 
 
-@routes.route("DELETE", r"/v1/responses/(?P<response_id>[^/]+)")
+@ROUTES.route("DELETE", r"/v1/responses/(?P<response_id>[^/]+)")
 def delete_response(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     _stored_response(svc, response_id)
     svc.responses.pop(response_id, None)
@@ -1287,7 +1288,7 @@ def delete_response(svc: OpenAIService, req: RecordedRequest, response_id: str) 
     return Reply(json={"id": response_id, "object": "response", "deleted": True})
 
 
-@routes.route("POST", r"/v1/responses/(?P<response_id>[^/]+)/cancel")
+@ROUTES.route("POST", r"/v1/responses/(?P<response_id>[^/]+)/cancel")
 def cancel_response(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     response = _stored_response(svc, response_id)
     response["status"] = "cancelled"
@@ -1295,7 +1296,7 @@ def cancel_response(svc: OpenAIService, req: RecordedRequest, response_id: str) 
     return Reply(json=response)
 
 
-@routes.route("GET", r"/v1/responses/(?P<response_id>[^/]+)/input_items")
+@ROUTES.route("GET", r"/v1/responses/(?P<response_id>[^/]+)/input_items")
 def response_input_items(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     _stored_response(svc, response_id)
     items = list(svc.response_inputs.get(response_id, []))

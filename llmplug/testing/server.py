@@ -313,7 +313,7 @@ class FakeAPI:
         for service in self.services:
             service.server_url = self.url
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"FakeAPI:{self.port}", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name=f"FakeAPI:{self.port}", daemon=True
         )
         self._thread.start()
         return self
@@ -409,13 +409,14 @@ class FakeAPI:
             raise ValueError(f"path must start with '/': {path!r}")
         if headers is not None:
             headers = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        if json is not None:  # encode once: scripted replies may repeat thousands of times
+            body, content_type = _encode_json(json), content_type or "application/json"
         reply = Reply(
             status=status,
-            json=json,
             body=body,
             headers=headers,
             content_type=content_type,
-            events=list(events) if events is not None else None,
+            events=[_encode_event(e) for e in events] if events is not None else None,
             interval=interval,
             chunk_size=chunk_size,
         )
@@ -540,6 +541,11 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Uploaded
     return files, form
 
 
+def _encode_json(value: Any) -> bytes:
+    """JSON as OpenAI sends it: UTF-8, two-space indent."""
+    return _json.dumps(value, ensure_ascii=False, indent=2).encode("utf-8")
+
+
 def _encode_event(item: Any) -> bytes:
     if isinstance(item, bytes):
         return item
@@ -662,7 +668,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_events(reply, extra)
             return
         if reply.json is not None:
-            data = _json.dumps(reply.json, ensure_ascii=False, indent=2).encode("utf-8")
+            data = _encode_json(reply.json)
             content_type = reply.content_type or "application/json"
         elif reply.body is not None:
             data = reply.body.encode("utf-8") if isinstance(reply.body, str) else bytes(reply.body)

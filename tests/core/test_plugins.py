@@ -188,10 +188,10 @@ def test_parse_hooks_can_be_overridden(api):
             return llmplug.RateLimitError("custom", status_code=response.status_code, body=body, provider="x")
 
         @llmplug.hookimpl(tryfirst=True)
-        def llmplug_parse_stream_event(self, provider, operation, event):
+        def llmplug_stream_parser(self, provider, operation):
             from llmplug.core.streaming import DONE
 
-            return DONE if event.data == "[DONE]" else event.data
+            return lambda event: DONE if event.data == "[DONE]" else event.data
 
         @llmplug.hookimpl(tryfirst=True)
         def llmplug_create_transport(self, spec, options):

@@ -240,6 +240,7 @@ def test_chunked_request_body_is_read(api: FakeAPI) -> None:
         "/v1/chat/completions",
         body=iter([data[:10], data[10:]]),
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        encode_chunked=True,
     )
     result = conn.getresponse()
     reply = json.loads(result.read())
@@ -985,7 +986,7 @@ def test_response_stream_event_order(api: FakeAPI) -> None:
         (d["item_id"], d["output_index"], d["content_index"]) == (item_id, 0, 0) for d in deltas
     )
     text = "".join(d["delta"] for d in deltas)
-    assert text == "You said: stream me please" == events[-5]["text"]
+    assert text == "You said: stream me please" == events[-4]["text"]
     final = events[-1]["response"]
     assert final["status"] == "completed" and final["output"][0]["content"][0]["text"] == text
     assert final["usage"]["output_tokens"] == n_words
