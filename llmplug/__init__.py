@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core import logs as _logs
 from .core.client import Client
 from .core.dispatch import ApiResult
 from .core.errors import (
@@ -42,6 +43,8 @@ from .core.specs import ProviderSpec, TransportSpec
 from .core.streaming import Stream
 
 __version__ = "0.1.0"
+
+_logs.configure_from_env()
 
 
 def new(provider: str = "openai", **options: Any) -> Client:

@@ -7,16 +7,15 @@ yields a model with defaults and the data kept in ``.raw`` rather than a crash.
 from __future__ import annotations
 
 import base64
-import logging
 from typing import Any, Callable, TypeVar
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from .logs import logger
 from .models import Model, Usage
 
 T = TypeVar("T")
-logger = logging.getLogger("llmplug")
 
 converter = cattrs.Converter(detailed_validation=False)
 converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))

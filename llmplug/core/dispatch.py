@@ -15,15 +15,16 @@ from typing import Any
 
 import attrs
 
+from .logs import logger
 from .errors import APIError, APIResponseValidationError, APIStatusError, APITimeoutError
-from .http import Headers, Response, Secret, Timeout, Transport
+from .http import Headers, Request, Response, Secret, Timeout, Transport
 from .operations import get_operation
 from .plugins import PluginManager
+from .redirects import MAX_REDIRECTS, redirect_request
 from .retry import RetryPolicy
 from .specs import ProviderSpec
 from .streaming import Stream, accumulator_for, iter_events
 
-logger = logging.getLogger("llmplug")
 USER_AGENT = "llmplug/0.1"
 
 
@@ -134,14 +135,25 @@ class Dispatcher:
         request = self.plugins.authenticate(self.provider, request, self._api_key.reveal())
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s headers=%s", request.method, request.url, request.headers.redacted())
-        try:
-            response = self.transport.send(request)
-        except APIError as exc:
-            exc.provider = exc.provider or self.provider.name
-            raise
+        response = self._send(request)
+        for _ in range(MAX_REDIRECTS):
+            follow = redirect_request(request, response)
+            if follow is None:
+                break
+            response.close()
+            logger.debug("redirected %s -> %s %s", request.url, follow.method, follow.url)
+            request = follow
+            response = self._send(request)
         if not response.is_success:
             raise self._status_error(operation, response)
         return response
+
+    def _send(self, request: Request) -> Response:
+        try:
+            return self.transport.send(request)
+        except APIError as exc:
+            exc.provider = exc.provider or self.provider.name
+            raise
 
     def _status_error(self, operation: str, response: Response) -> APIStatusError:
         raw = response.read()

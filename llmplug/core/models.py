@@ -8,12 +8,10 @@ in ``.raw``. Models hold no serialisation code.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import attrs
 
-logger = logging.getLogger("llmplug")
 
 
 @attrs.define(slots=True, kw_only=True)

@@ -128,9 +128,8 @@ def _arg_pieces(arguments: str) -> list[str]:
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _body(req: RecordedRequest) -> dict[str, Any]:
@@ -534,23 +533,32 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
 
 
 def _chat_deltas(choice: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
+    """(delta, finish_reason) per chunk of one choice, as OpenAI streams them.
+
+    The first delta carries the role (and, for a tool reply, the first tool
+    call's id/type/name with empty arguments); then content word by word or
+    arguments in pieces that carry only the index; then ``{}`` with the
+    finish reason.
+    """
     message = choice["message"]
     content = message["content"]
-    deltas: list[tuple[dict[str, Any], str | None]] = []
     first: dict[str, Any] = {"role": "assistant", "content": "" if content is not None else None, "refusal": None}
-    deltas.append((first, None))
+    deltas: list[tuple[dict[str, Any], str | None]] = [(first, None)]
     if content:
         deltas.extend(({"content": piece}, None) for piece in _pieces(content))
     for k, call in enumerate(message.get("tool_calls") or []):
         fn = call["function"]
         head = {"index": k, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}
-        deltas.append(({"tool_calls": [head]}, None))
+        if k == 0:
+            first["tool_calls"] = [head]
+        else:
+            deltas.append(({"tool_calls": [head]}, None))
         deltas.extend(
             ({"tool_calls": [{"index": k, "function": {"arguments": piece}}]}, None) for piece in _arg_pieces(fn["arguments"])
         )
     if "function_call" in message:
         fc = message["function_call"]
-        deltas.append(({"function_call": {"name": fc["name"], "arguments": ""}}, None))
+        first["function_call"] = {"name": fc["name"], "arguments": ""}
         deltas.extend(({"function_call": {"arguments": piece}}, None) for piece in _arg_pieces(fc["arguments"]))
     deltas.append(({}, choice["finish_reason"]))
     return deltas
@@ -648,7 +656,11 @@ def completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
         "created": int(time.time()),
         "model": model,
         "choices": choices,
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
         "system_fingerprint": _fingerprint(model),
     }
     if stream:
@@ -664,7 +676,8 @@ def _completion_stream(result: dict[str, Any], include_usage: bool) -> Iterator[
             chunk["choices"] = [{"text": piece, "index": choice["index"], "logprobs": None, "finish_reason": None}]
             yield chunk
         chunk = dict(base)
-        chunk["choices"] = [{"text": "", "index": choice["index"], "logprobs": None, "finish_reason": choice["finish_reason"]}]
+        finish = choice["finish_reason"]
+        chunk["choices"] = [{"text": "", "index": choice["index"], "logprobs": None, "finish_reason": finish}]
         yield chunk
     if include_usage:
         chunk = dict(base)
@@ -870,7 +883,7 @@ def upload_file(svc: OpenAIService, req: RecordedRequest) -> Reply:
 @ROUTES.route("GET", r"/v1/files")
 def list_files(svc: OpenAIService, req: RecordedRequest) -> Reply:
     q = {k: v[-1] for k, v in req.query.items()}
-    files = [dict(m) for m in svc.files.values()]
+    files = [dict(m) for m in list(svc.files.values())]  # list(): atomic snapshot
     if q.get("order", "desc") != "asc":
         files.reverse()
     if q.get("purpose"):
@@ -1059,7 +1072,8 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
     instructions = body.get("instructions")
 
     last = items[-1] if items else None
-    last_user = next((it for it in reversed(items) if it.get("type", "message") == "message" and it.get("role") == "user"), None)
+    messages = [it for it in items if it.get("type", "message") == "message"]
+    last_user = next((it for it in reversed(messages) if it.get("role") == "user"), None)
     user_text = _text_of(last_user["content"]) if last_user else None
     output: list[dict[str, Any]] = []
     reasoning_tokens = 0
@@ -1212,8 +1226,9 @@ def _response_stream(response: dict[str, Any]) -> Iterator[str]:
                     delta=piece,
                     logprobs=[],
                 )
-            yield ev("response.output_text.done", item_id=item_id, output_index=index, content_index=0, text=text, logprobs=[])
-            yield ev("response.content_part.done", item_id=item_id, output_index=index, content_index=0, part=item["content"][0])
+            where = {"item_id": item_id, "output_index": index, "content_index": 0}
+            yield ev("response.output_text.done", **where, text=text, logprobs=[])
+            yield ev("response.content_part.done", **where, part=item["content"][0])
         elif kind == "function_call":
             yield ev("response.output_item.added", output_index=index, item=dict(item, status="in_progress", arguments=""))
             for piece in _arg_pieces(item["arguments"]):

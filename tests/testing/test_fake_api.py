@@ -643,7 +643,9 @@ def test_chat_stream_length_finish(api: FakeAPI) -> None:
 
 def test_chat_stream_tool_call_deltas(api: FakeAPI) -> None:
     chunks = chunks_of(chat(api, 'get_weather and get_time {"city": "Paris"}', tools=TOOLS, stream=True))
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    first = chunks[0]["choices"][0]["delta"]
+    assert first["role"] == "assistant" and first["content"] is None
+    assert first["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": ""}
     assembled: dict[int, dict[str, Any]] = {}
     pieces: dict[int, int] = {}
     for chunk in chunks:
@@ -670,6 +672,16 @@ def test_chat_stream_empty_arguments_still_in_two_pieces(api: FakeAPI) -> None:
         if "id" not in tc
     ]
     assert args == ["{", "}"]
+
+
+def test_chat_stream_legacy_function_call(api: FakeAPI) -> None:
+    functions = [{"name": "lookup"}]
+    chunks = chunks_of(chat(api, 'lookup {"q": "x"}', functions=functions, stream=True))
+    first = chunks[0]["choices"][0]["delta"]
+    assert first["function_call"] == {"name": "lookup", "arguments": ""}
+    args = "".join(c["choices"][0]["delta"].get("function_call", {}).get("arguments", "") for c in chunks[1:])
+    assert args == '{"q": "x"}'
+    assert chunks[-1]["choices"][0]["finish_reason"] == "function_call"
 
 
 def test_chat_stream_n_interleaves_choices(api: FakeAPI) -> None:
@@ -1059,3 +1071,9 @@ def test_urllib_client_works(api: FakeAPI) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(api.base_url + "/nope", timeout=5)
     assert info.value.code == 404
+
+
+def test_pytest_plugin_fixture(fake_api: FakeAPI) -> None:
+    assert isinstance(fake_api, FakeAPI) and fake_api.api_key is None
+    assert call(fake_api, "GET", "/v1/models").status == 200
+    assert len(fake_api.requests) == 1

@@ -1,0 +1,82 @@
+"""Models keep what the server sent; odd shapes never crash."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from llmplug.core.convert import structure
+from llmplug.core.encoding import encode_json, encode_multipart
+from llmplug.core import models as m
+
+
+def test_unknown_fields_are_kept():
+    data = {"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "audio": {"id": "a"}}}], "brand_new": 1}
+    body = structure(data, m.ChatCompletion)
+    assert body.brand_new == 1 and body["brand_new"] == 1
+    assert body.choices[0].message.audio == {"id": "a"}
+    assert body.raw is data
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        body.missing
+
+
+def test_unexpected_shape_keeps_raw(caplog):
+    caplog.set_level(logging.DEBUG, logger="llmplug")
+    data = {"id": "x", "choices": "not-a-list", "created": "yesterday"}
+    body = structure(data, m.ChatCompletion)
+    assert body.raw is data and body.choices == []
+    assert "kept ChatCompletion raw" in caplog.text
+    assert structure(["a"], m.ModelList).raw == ["a"]
+
+
+def test_usage_details_flattened():
+    usage = structure(
+        {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12,
+         "completion_tokens_details": {"reasoning_tokens": 4}, "prompt_tokens_details": {"cached_tokens": 2}},
+        m.Usage,
+    )
+    assert (usage.reasoning_tokens, usage.cached_tokens) == (4, 2)
+
+
+def test_response_helpers_keep_unknown_items():
+    data = {
+        "id": "resp_1",
+        "output": [
+            {"type": "reasoning", "id": "rs_1", "summary": []},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello "}, {"type": "refusal", "refusal": "no"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "world"}]},
+            {"type": "image_generation_call", "id": "ig_1", "result": "aGk="},
+            {"type": "function_call", "call_id": "call_1", "name": "add", "arguments": "{}"},
+            {"type": "from_the_future", "x": 1},
+        ],
+    }
+    resp = structure(data, m.Response)
+    assert resp.get_output_text() == "Hello world" == str(resp) == resp.output_text
+    assert resp.get_images() == [{"b64_json": "aGk="}]
+    assert [(c.name, c.call_id) for c in resp.function_calls] == [("add", "call_1")]
+    assert resp.output[-1].type == "from_the_future" and resp.output[-1].x == 1
+
+
+def test_chunk_str_and_text_chunk():
+    chunk = structure({"choices": [{"index": 1, "delta": {"content": "b"}}, {"index": 0, "delta": {"content": "a"}}]}, m.ChatCompletionChunk)
+    assert str(chunk) == "a"
+    assert str(structure({"choices": []}, m.ChatCompletionChunk)) == ""
+    assert str(m.TextChunk("x", 0)) == "x" and str(m.TextChunk()) == ""
+
+
+def test_encode_json_models_and_bytes():
+    msg = structure({"role": "assistant", "content": "hi", "extra": 1}, m.ChatMessage)
+    assert encode_json({"m": msg, "b": b"\x00\x01", "t": (1, 2)}) == b'{"m":{"role":"assistant","content":"hi","extra":1},"b":"AAE=","t":[1,2]}'
+    with pytest.raises(TypeError, match="cannot send a object as JSON"):
+        encode_json({"x": object()})
+
+
+def test_multipart_body():
+    body, ctype = encode_multipart({"purpose": "batch", "expires_after": {"anchor": "created_at", "seconds": 60}}, {"file": ("a.jsonl", b"{}\n")})
+    boundary = ctype.split("boundary=")[1]
+    assert body.startswith(f"--{boundary}\r\n".encode()) and body.endswith(f"--{boundary}--\r\n".encode())
+    assert b'name="purpose"\r\n\r\nbatch\r\n' in body
+    assert b'name="expires_after"\r\nContent-Type: application/json\r\n\r\n{"anchor":"created_at","seconds":60}\r\n' in body
+    assert b'name="file"; filename="a.jsonl"\r\n' in body and b"\r\n\r\n{}\n\r\n" in body
