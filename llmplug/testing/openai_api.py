@@ -840,7 +840,9 @@ def get_model(svc: OpenAIService, req: RecordedRequest, model: str) -> Reply:
     for entry in MODELS:
         if entry["id"] == model:
             return Reply(json=dict(entry))
-    raise _not_found(f"The model '{model}' does not exist", param="model", code="model_not_found")
+    raise _not_found(
+        f"The model `{model}` does not exist or you do not have access to it.", param="model", code="model_not_found"
+    )
 
 
 # --------------------------------------------------------------------------

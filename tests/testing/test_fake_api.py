@@ -461,6 +461,25 @@ def test_aborted_stream_is_counted_quietly(api: FakeAPI, capfd: pytest.CaptureFi
     assert "POST /v1" not in out + err  # no per-request log lines
 
 
+def test_client_vanishing_mid_request_is_quiet(api: FakeAPI, capfd: pytest.CaptureFixture[str]) -> None:
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"model\"")
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as sock:
+        sock.sendall(b"GET /v1/mod")
+    assert chat(api).status == 200
+    time.sleep(0.05)
+    assert "Traceback" not in capfd.readouterr().err
+    assert api.aborted_streams == 0
+
+
+def test_http_10_stream_is_unchunked_and_closed(api: FakeAPI) -> None:
+    api.queue("GET", "/v1/models", events=[{"a": 1}, "data: [DONE]\n\n"])
+    reply = raw_exchange(api.port, b"GET /v1/models HTTP/1.0\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding" not in head and b"Connection: close" in head
+    assert body == b'data: {"a":1}\n\ndata: [DONE]\n\n'
+
+
 def test_completed_stream_is_not_counted_as_aborted(api: FakeAPI) -> None:
     chat(api, stream=True)
     post(api, "/v1/responses", {"model": "gpt-4.1", "input": "hi", "stream": True})
