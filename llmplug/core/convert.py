@@ -7,7 +7,7 @@ yields a model with defaults and the data kept in ``.raw`` rather than a crash.
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
@@ -17,7 +17,16 @@ from .models import Model, Usage
 
 T = TypeVar("T")
 
+
+def _as_is(value: Any, _: Any) -> Any:
+    return value
+
+
 converter = cattrs.Converter(detailed_validation=False)
+# JSON scalars are taken as the server sent them: no coercion, nothing lost, and fast.
+for _scalar in (str, int, float, bool):
+    converter.register_structure_hook(_scalar, _as_is)
+    converter.register_structure_hook(Optional[_scalar], _as_is)
 converter.register_unstructure_hook(bytes, lambda b: base64.b64encode(b).decode("ascii"))
 converter.register_structure_hook(bytes, lambda v, _: base64.b64decode(v) if isinstance(v, str) else bytes(v))
 
