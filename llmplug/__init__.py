@@ -41,6 +41,7 @@ from .core.plugins import PluginManager, default_plugin_manager
 from .core.retry import RetryPolicy
 from .core.specs import ProviderSpec, TransportSpec
 from .core.streaming import Stream
+from .sessions import ChatSession, ResponsesChatSession
 
 __version__ = "0.1.0"
 
@@ -64,9 +65,9 @@ def transports() -> list[str]:
 
 __all__ = [
     "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError", "APITimeoutError",
-    "ApiResult", "AuthenticationError", "BadRequestError", "Client", "ConfigurationError", "ConflictError",
+    "ApiResult", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
     "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
-    "PluginError", "PluginManager", "ProviderSpec", "RateLimitError", "RetryPolicy",
+    "PluginError", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
     "Stream", "StreamError", "Timeout", "Transport", "TransportSpec", "UnknownProviderError",
     "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
     "hookimpl", "new", "providers", "transports",

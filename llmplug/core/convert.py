@@ -46,11 +46,10 @@ def _model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
 
     def structure(data: Any, _: Any) -> Model:
         if not isinstance(data, dict):
-            obj = cls()
-        else:
-            obj = fields(data, cls)
-            if post is not None:
-                post(obj, data)
+            raise TypeError(f"{cls.__name__} needs a JSON object, got {type(data).__name__}")
+        obj = fields(data, cls)
+        if post is not None:
+            post(obj, data)
         obj.raw = data
         return obj
 

@@ -1,0 +1,149 @@
+"""What both sessions share: options kept as attributes, per-call overrides,
+Lua's "a function in place of opts is the callback", result checking, and
+saving/resuming. Sessions talk only to ``llmplug.core``: no HTTP, no provider.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from llmplug.core.dispatch import ApiResult
+from llmplug.core.errors import APIResponseValidationError, ConfigurationError, make_status_error
+
+Callback = Callable[..., Any]
+S = TypeVar("S", bound="Session")
+
+
+class InvalidMessageError(ConfigurationError):
+    """A message or input item the API would reject; the message says what is wrong."""
+
+
+def _noop(*_: Any) -> None:
+    pass
+
+
+def split_call_args(opts_or_callback: Any, callback: Any, overrides: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
+    """Lua's calling convention: in the options slot a dict is options and a
+    function is the stream callback. Keyword overrides win over the dict."""
+    if callable(opts_or_callback) and not isinstance(opts_or_callback, Mapping):
+        if callback is not None:
+            raise TypeError("two stream callbacks given: pass one")
+        opts_or_callback, callback = None, opts_or_callback
+    if opts_or_callback is not None and not isinstance(opts_or_callback, Mapping):
+        raise TypeError(
+            f"expected a stream callback or a dict of API parameters, not {type(opts_or_callback).__name__}"
+        )
+    if callback is not None and not callable(callback):
+        raise TypeError(f"the stream callback must be callable, not {type(callback).__name__}")
+    return {**(opts_or_callback or {}), **overrides}, callback
+
+
+def check_result(result: Any, model: type, client: Any) -> Any:
+    """The body of a successful ``ApiResult``, else the typed error.
+
+    With ``raise_for_status=False`` the client returns error statuses instead
+    of raising; a session still raises, with the server's message.
+    """
+    if not isinstance(result, ApiResult):
+        raise TypeError(f"expected an ApiResult from the client, got {type(result).__name__}")
+    provider = getattr(getattr(client, "provider", None), "name", None)
+    if not 200 <= result.status < 300:
+        from llmplug.core.defaults import error_message  # only on this rare path
+
+        raise make_status_error(
+            error_message(result.body, f"HTTP {result.status}"),
+            status_code=result.status,
+            body=result.body,
+            headers=result.headers,
+            provider=provider,
+        )
+    if not isinstance(result.body, model):
+        raise APIResponseValidationError(
+            f"expected a {model.__name__} from the server, got {type(result.body).__name__}: {str(result.body)[:200]!r}",
+            body=result.body,
+            status_code=result.status,
+            provider=provider,
+        )
+    return result.body
+
+
+class Session:
+    """Base of the sessions: API options kept as attributes plus ``params``.
+
+    ``options`` names the parameters a session keeps as attributes (Lua's
+    fields; change them between calls). Any other keyword is an API parameter
+    kept in ``params`` and forwarded with every request. Per-call overrides win
+    over both; an option whose value is ``None`` is not sent.
+    """
+
+    kind: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()
+    #: The client method the session calls, checked at construction.
+    client_method: ClassVar[str] = ""
+
+    def __init__(self, client: Any, opts: dict[str, Any]) -> None:
+        if not callable(getattr(client, self.client_method, None)):
+            raise TypeError(f"{type(self).__name__} needs an llmplug client (llmplug.new(...)), not {type(client).__name__}")
+        self.client = client
+        for name in self.options:
+            setattr(self, name, opts.pop(name, None))
+        #: Other API parameters, forwarded with every request.
+        self.params: dict[str, Any] = opts
+
+    # ------------------------------------------------------------ request parameters
+
+    def session_params(self) -> dict[str, Any]:
+        """The parameters every request carries (before per-call overrides)."""
+        return {**{name: getattr(self, name) for name in self.options}, **self.params}
+
+    def request_params(self, overrides: Mapping[str, Any], callback: Callback | None) -> tuple[dict[str, Any], Callback | None]:
+        """Session parameters with ``overrides`` over them, ``None`` values dropped,
+        and the stream flag set from the callback (``stream=True`` alone streams too)."""
+        merged = {**self.session_params(), **overrides}
+        params = {key: value for key, value in merged.items() if value is not None}
+        if callback is None and params.get("stream"):
+            callback = _noop
+        if callback is None:
+            params.pop("stream", None)
+            params.pop("stream_options", None)  # the API rejects it without stream
+        else:
+            params["stream"] = True
+        return params, callback
+
+    # ------------------------------------------------------------ save and resume
+
+    def state(self) -> dict[str, Any]:
+        """The conversation state beyond the options (subclasses add theirs)."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The session as plain JSON-able data; :meth:`from_dict` resumes it."""
+        options = {key: value for key, value in self.session_params().items() if value is not None}
+        return copy.deepcopy({"kind": self.kind, "options": options, **self.state()})
+
+    @classmethod
+    def from_dict(cls: type[S], client: Any, data: Mapping[str, Any]) -> S:
+        """A session on ``client`` resumed from :meth:`to_dict`'s data."""
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(f"{cls.__name__}.from_dict() needs the dict to_dict() made, not {type(data).__name__}")
+        kind = data.get("kind", cls.kind)
+        if kind != cls.kind:
+            raise ConfigurationError(f"cannot resume a {kind!r} session as a {cls.__name__} (kind {cls.kind!r})")
+        options = data.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise ConfigurationError("from_dict(): 'options' must be a dict of session options")
+        data = copy.deepcopy(dict(data))
+        return cls._resume(client, copy.deepcopy(dict(options)), data)
+
+    @classmethod
+    def _resume(cls: type[S], client: Any, options: dict[str, Any], data: dict[str, Any]) -> S:
+        return cls(client, **options)
+
+    def __repr__(self) -> str:
+        model = getattr(self, "model", None)
+        return f"<{type(self).__name__} model={model!r}{self._repr_state()}>"
+
+    def _repr_state(self) -> str:
+        return ""

@@ -1,0 +1,343 @@
+"""ChatSession: a conversation kept locally and sent whole to Chat Completions."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Union
+
+from llmplug.core.errors import APIResponseValidationError, ConfigurationError
+from llmplug.core.models import ChatCompletion, ChatCompletionChunk, Choice, TextChunk, Usage
+
+from .base import Callback, InvalidMessageError, Session, check_result, split_call_args
+
+#: The roles a chat message may have.
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+#: Roles whose message must have content.
+_NEEDS_CONTENT = ("system", "developer", "user", "tool")
+
+Message = dict[str, Any]
+Reply = Union[str, None, Message]
+
+
+def check_message(message: Any, label: str) -> Message:
+    """``message`` as a plain dict, or :class:`InvalidMessageError` saying what is wrong."""
+    if not isinstance(message, Mapping):
+        raise InvalidMessageError(
+            f"{label} must be a dict such as {{'role': 'user', 'content': 'Hi'}}, not {type(message).__name__}"
+        )
+    role = message.get("role")
+    if role not in ROLES:
+        found = "has no 'role'" if role is None else f"has role {role!r}"
+        raise InvalidMessageError(f"{label} {found}; the role must be one of: {', '.join(ROLES)}")
+    where = f"{label} (role {role!r})"
+    content = message.get("content")
+    if content is None:
+        if role in _NEEDS_CONTENT:
+            raise InvalidMessageError(f"{where} needs 'content': a string or a list of content parts")
+    elif isinstance(content, list):
+        for i, part in enumerate(content):
+            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+                raise InvalidMessageError(
+                    f"{where}: content part {i} must be a dict with a 'type', such as "
+                    f"{{'type': 'text', 'text': '...'}}, not {part!r:.80}"
+                )
+    elif not isinstance(content, str):
+        raise InvalidMessageError(
+            f"{where}: 'content' must be a string, None or a list of content parts, not {type(content).__name__}"
+        )
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise InvalidMessageError(f"{where} needs 'tool_call_id': the id of the tool call it answers")
+    if role == "function" and not isinstance(message.get("name"), str):
+        raise InvalidMessageError(f"{where} needs 'name': the name of the function it answers")
+    if "name" in message and not isinstance(message["name"], str):
+        raise InvalidMessageError(f"{where}: 'name' must be a string, not {type(message['name']).__name__}")
+    calls = message.get("tool_calls")
+    if calls is not None and not (isinstance(calls, list) and all(isinstance(c, Mapping) for c in calls)):
+        raise InvalidMessageError(f"{where}: 'tool_calls' must be a list of tool call dicts")
+    return dict(message)
+
+
+class ChatSession(Session):
+    """A chat history sent whole with every request; the reply is appended.
+
+    ``ChatSession(client, messages=[...], model=..., temperature=...,
+    response_format=..., tools=..., tool_choice=..., parallel_tool_calls=...,
+    functions=..., function_call=..., **other_api_params)``. The named options
+    are attributes (change them between calls); other parameters live in
+    ``params``. Each is forwarded with every request; ``None`` is not sent.
+    """
+
+    kind: ClassVar[str] = "chat"
+    options: ClassVar[tuple[str, ...]] = (
+        "model",
+        "temperature",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "functions",
+        "function_call",
+    )
+    client_method: ClassVar[str] = "create_chat_completion"
+
+    model: str | None
+    temperature: float | None
+    response_format: Any
+    tools: list[dict[str, Any]] | None
+    tool_choice: Any
+    parallel_tool_calls: bool | None
+    functions: list[dict[str, Any]] | None
+    function_call: Any
+
+    def __init__(self, client: Any, **opts: Any) -> None:
+        messages = opts.pop("messages", None)
+        super().__init__(client, opts)
+        #: The history: plain JSON-able message dicts.
+        self.messages: list[Message] = []
+        #: The last completion received, its usage and choice 0's finish reason.
+        self.last_completion: ChatCompletion | None = None
+        self.last_usage: Usage | None = None
+        self.last_finish_reason: str | None = None
+        if messages is not None:
+            if isinstance(messages, (str, Mapping)) or not isinstance(messages, Iterable):
+                raise InvalidMessageError("messages must be a list of message dicts")
+            self.messages.extend(check_message(m, f"messages[{i}]") for i, m in enumerate(messages))
+
+    # ------------------------------------------------------------ history
+
+    def append_message(self, *messages: Any) -> None:
+        """Check each message and append them all (none if one is invalid)."""
+        checked = [
+            check_message(m, "the message" if len(messages) == 1 else f"message {i + 1} of {len(messages)}")
+            for i, m in enumerate(messages)
+        ]
+        self.messages.extend(checked)
+
+    def last_message(self) -> Message | None:
+        """The last message of the history, or ``None`` when it is empty."""
+        return self.messages[-1] if self.messages else None
+
+    # ------------------------------------------------------------ requests
+
+    def send(self, message: str | Mapping[str, Any], stream_callback: Any = None, **overrides: Any) -> Reply:
+        """Append ``message`` (a string is a user message) and generate the reply.
+
+        Returns the reply text, or the whole assistant message when it carries
+        tool calls or a function call. In the ``stream_callback`` slot a dict
+        is taken as options, as in Lua. If the request fails the history is
+        left as it was.
+        """
+        if isinstance(message, str):
+            message = {"role": "user", "content": message}
+        checked = check_message(message, "the message")
+        size = len(self.messages)
+        self.messages.append(checked)
+        try:
+            return self.generate_response(True, stream_callback, **overrides)
+        except BaseException:
+            del self.messages[size:]
+            raise
+
+    def generate_response(self, append_response: bool = True, stream_callback: Any = None, **overrides: Any) -> Reply:
+        """Request the next reply to the history; append it unless told not to.
+
+        ``stream_callback(chunk, raw_event)`` streams it: ``chunk`` is a
+        :class:`~llmplug.core.models.TextChunk` (``content``, ``index``,
+        ``tool_calls``; ``str(chunk)`` is its text) and ``raw_event`` the chunk's
+        decoded JSON. Per-call ``overrides`` win over the session's options.
+        """
+        if not self.messages:
+            raise ConfigurationError("the session has no messages: send() or append_message() first")
+        overrides, callback = split_call_args(stream_callback, None, overrides)
+        params, callback = self.request_params(overrides, callback)
+        relay = _relay(callback) if callback is not None else None
+        result = self.client.create_chat_completion(self.messages, params, relay)
+        completion = check_result(result, ChatCompletion, self.client)
+        choice = _first_choice(completion, result.status)
+        reply = _assistant_message(choice)
+        self.last_completion = completion
+        self.last_usage = completion.usage
+        self.last_finish_reason = choice.finish_reason
+        if append_response:
+            self.messages.append(reply)
+        return reply if "tool_calls" in reply or "function_call" in reply else reply["content"]
+
+    # ------------------------------------------------------------ beyond Lua: the tool loop
+
+    def run(
+        self,
+        message: str | Mapping[str, Any] | None,
+        tools: Mapping[str, Callable[..., Any]] | Iterable[Callable[..., Any]] = (),
+        *,
+        max_turns: int = 10,
+        stream_callback: Callback | None = None,
+        **overrides: Any,
+    ) -> Reply:
+        """Send ``message`` and answer the model's tool calls with ``tools``
+        (``{name: function}``, or functions named by ``__name__``) until it
+        replies in text or ``max_turns`` requests were made.
+
+        Arguments are parsed from JSON and passed as keywords; what a function
+        returns is sent back (a string as is, anything else as JSON). Bad JSON,
+        an exception or an unknown tool name is reported to the model as the
+        tool result. When the session declares no ``tools``/``functions``,
+        declarations are built from the functions' signatures and sent with
+        each request of the run. Returns what the last :meth:`send` returned
+        (the assistant message if ``max_turns`` ran out with calls pending).
+        ``message=None`` continues from the history. If a request fails the
+        session is left as it was before ``run``.
+        """
+        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
+            raise ConfigurationError(f"max_turns must be a whole number >= 1, not {max_turns!r}")
+        table = _tool_table(tools)
+        if not (self.tools or self.functions or "tools" in overrides or "functions" in overrides) and table:
+            overrides["tools"] = [tool_declaration(name, fn) for name, fn in table.items()]
+        saved = (list(self.messages), self.last_completion, self.last_usage, self.last_finish_reason)
+        try:
+            if message is None:
+                reply = self.generate_response(True, stream_callback, **overrides)
+            else:
+                reply = self.send(message, stream_callback, **overrides)
+            turns = 1
+            while isinstance(reply, dict) and turns < max_turns:
+                self.append_message(*_tool_results(reply, table))
+                reply = self.generate_response(True, stream_callback, **overrides)
+                turns += 1
+        except BaseException:
+            self.messages[:], self.last_completion, self.last_usage, self.last_finish_reason = saved
+            raise
+        return reply
+
+    # ------------------------------------------------------------ save and resume
+
+    def state(self) -> dict[str, Any]:
+        return {"messages": self.messages}
+
+    @classmethod
+    def _resume(cls, client: Any, options: dict[str, Any], data: dict[str, Any]) -> ChatSession:
+        return cls(client, messages=data.get("messages") or [], **options)
+
+    def _repr_state(self) -> str:
+        return f" messages={len(self.messages)}"
+
+
+def _relay(callback: Callback) -> Callback:
+    """A chunk callback that hands the user ``(TextChunk, raw_event)`` per choice delta."""
+
+    def on_chunk(event: Any) -> None:
+        if not isinstance(event, ChatCompletionChunk):
+            return
+        for choice in event.choices:
+            delta = choice.delta
+            if delta.content or delta.tool_calls:
+                callback(TextChunk(delta.content or "", choice.index, delta.tool_calls), event.raw)
+
+    return on_chunk
+
+
+def _first_choice(completion: ChatCompletion, status: int) -> Choice:
+    for choice in completion.choices:
+        if choice.index == 0:
+            return choice
+    if completion.choices:
+        return completion.choices[0]
+    raise APIResponseValidationError(
+        "the chat completion has no choices", body=completion.raw, status_code=status
+    )
+
+
+def _assistant_message(choice: Choice) -> Message:
+    """The reply as a history message: role, content (None stays None), and the
+    tool calls or function call exactly as the provider sent them."""
+    raw = choice.message.raw if isinstance(choice.message.raw, dict) else {}
+    message: Message = {"role": raw.get("role") or "assistant", "content": copy.deepcopy(raw.get("content"))}
+    for key in ("tool_calls", "function_call"):
+        if raw.get(key):
+            message[key] = copy.deepcopy(raw[key])
+    if message["content"] == "" and len(message) > 2:
+        message["content"] = None  # a streamed call carries no text: null, as unstreamed
+    return message
+
+
+# ---------------------------------------------------------------- tools
+
+
+def _tool_table(tools: Any) -> dict[str, Callable[..., Any]]:
+    if isinstance(tools, Mapping):
+        table = dict(tools)
+    else:
+        table = {}
+        for fn in tools:
+            name = getattr(fn, "__name__", None)
+            if not callable(fn) or not name or name == "<lambda>":
+                raise ConfigurationError(f"run(): name each tool with a dict {{name: function}}; cannot name {fn!r}")
+            table[name] = fn
+    for name, fn in table.items():
+        if not isinstance(name, str) or not callable(fn):
+            raise ConfigurationError(f"run(): tools must map names to functions; got {name!r}: {fn!r}")
+    return table
+
+
+def _tool_results(reply: Message, tools: Mapping[str, Callable[..., Any]]) -> list[Message]:
+    """One ``tool`` message per tool call (or a ``function`` message for a legacy call)."""
+    results = []
+    for call in reply.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        output = run_tool(tools, fn.get("name"), fn.get("arguments"))
+        results.append({"role": "tool", "tool_call_id": call.get("id") or "", "content": output})
+    legacy = reply.get("function_call")
+    if legacy:
+        name = legacy.get("name") or ""
+        results.append({"role": "function", "name": name, "content": run_tool(tools, name, legacy.get("arguments"))})
+    return results
+
+
+def run_tool(tools: Mapping[str, Callable[..., Any]], name: Any, arguments: Any) -> str:
+    """Call tool ``name`` with JSON ``arguments``; the result, or the error, as text."""
+    fn = tools.get(name) if isinstance(name, str) else None
+    if fn is None:
+        available = ", ".join(sorted(tools)) or "(none)"
+        return f"Error: unknown tool {name!r}; available tools: {available}"
+    try:
+        args = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else (arguments or {})
+    except ValueError as exc:
+        return f"Error: the arguments are not valid JSON ({exc}): {arguments!r}"
+    if not isinstance(args, dict):
+        return f"Error: the arguments must be a JSON object, not {json.dumps(args)}"
+    try:
+        result = fn(**args)
+    except Exception as exc:  # reported to the model, which may retry
+        return f"Error: {type(exc).__name__}: {exc}"
+    return result if isinstance(result, str) else json.dumps(result, default=str)
+
+
+_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", tuple: "array", dict: "object"}
+
+
+def tool_declaration(name: str, fn: Callable[..., Any]) -> dict[str, Any]:
+    """A Chat Completions tool declaration for ``fn``: its docstring and a JSON
+    schema of its parameters from their annotations."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    properties: dict[str, Any] = {}
+    required = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        hint = hints.get(param.name)
+        kind = _JSON_TYPES.get(typing.get_origin(hint) or hint)
+        properties[param.name] = {"type": kind} if kind else {}
+        if param.default is param.empty:
+            required.append(param.name)
+    function: dict[str, Any] = {"name": name}
+    doc = inspect.getdoc(fn)
+    if doc:
+        function["description"] = doc
+    function["parameters"] = {"type": "object", "properties": properties, "required": required}
+    return {"type": "function", "function": function}
