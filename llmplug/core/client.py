@@ -28,14 +28,22 @@ _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
 Callback = Callable[..., Any]
 
 
-def _merge(opts: Any, callback: Callback | None, params: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
-    if callable(opts) and callback is None:
+def split_call_args(opts: Any, callback: Any, params: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
+    """Lua's calling convention: in the options slot a dict is options and a
+    function is the stream callback. Keyword params win over the dict."""
+    if callable(opts) and not isinstance(opts, Mapping):
+        if callback is not None:
+            raise TypeError("two stream callbacks given: pass one")
         opts, callback = None, opts
     if opts is not None and not isinstance(opts, Mapping):
-        raise TypeError(f"options must be a dict of API parameters, not {type(opts).__name__}")
-    merged = {**(opts or {}), **params}
+        raise TypeError(f"expected a stream callback or a dict of API parameters, not {type(opts).__name__}")
     if callback is not None and not callable(callback):
         raise TypeError(f"the stream callback must be callable, not {type(callback).__name__}")
+    return {**(opts or {}), **params}, callback
+
+
+def _merge(opts: Any, callback: Callback | None, params: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
+    merged, callback = split_call_args(opts, callback, params)
     if callback is not None:
         merged.setdefault("stream", True)
     return merged, callback

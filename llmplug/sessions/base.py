@@ -9,6 +9,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from llmplug.core.client import split_call_args
 from llmplug.core.dispatch import ApiResult
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError, make_status_error
 
@@ -22,22 +23,6 @@ class InvalidMessageError(ConfigurationError):
 
 def _noop(*_: Any) -> None:
     pass
-
-
-def split_call_args(opts_or_callback: Any, callback: Any, overrides: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
-    """Lua's calling convention: in the options slot a dict is options and a
-    function is the stream callback. Keyword overrides win over the dict."""
-    if callable(opts_or_callback) and not isinstance(opts_or_callback, Mapping):
-        if callback is not None:
-            raise TypeError("two stream callbacks given: pass one")
-        opts_or_callback, callback = None, opts_or_callback
-    if opts_or_callback is not None and not isinstance(opts_or_callback, Mapping):
-        raise TypeError(
-            f"expected a stream callback or a dict of API parameters, not {type(opts_or_callback).__name__}"
-        )
-    if callback is not None and not callable(callback):
-        raise TypeError(f"the stream callback must be callable, not {type(callback).__name__}")
-    return {**(opts_or_callback or {}), **overrides}, callback
 
 
 def check_result(result: Any, model: type, client: Any) -> Any:
