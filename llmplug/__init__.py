@@ -37,7 +37,7 @@ from .core.errors import (
 )
 from .core.hookspecs import hookimpl
 from .core.http import Timeout, Transport
-from .core.plugins import PluginManager, default_plugin_manager
+from .core.plugins import PluginInfo, PluginManager, default_plugin_manager
 from .core.retry import RetryPolicy
 from .core.specs import ProviderSpec, TransportSpec
 from .core.streaming import Stream
@@ -63,12 +63,18 @@ def transports() -> list[str]:
     return sorted(default_plugin_manager().transports())
 
 
+def plugins() -> list[PluginInfo]:
+    """Every loaded plugin: its name, distribution (``None`` for built-ins), hooks,
+    and the providers and transports it registers. See ``docs/plugins.md``."""
+    return default_plugin_manager().plugins()
+
+
 __all__ = [
     "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError", "APITimeoutError",
     "ApiResult", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
     "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
-    "PluginError", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
+    "PluginError", "PluginInfo", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
     "Stream", "StreamError", "Timeout", "Transport", "TransportSpec", "UnknownProviderError",
     "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
-    "hookimpl", "new", "providers", "transports",
+    "hookimpl", "new", "plugins", "providers", "transports",
 ]

@@ -33,8 +33,12 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def llmplug_register_providers(register: Callable[[ProviderSpec], None]) -> None:
     """Register provider names.
 
-    Call ``register(ProviderSpec(...))`` once per name. Two plugins that
-    register the same name make loading fail with both plugin names.
+    Called once per plugin manager, the first time a provider is looked up
+    (``llmplug.new``, ``llmplug.providers()``); the table is then cached.
+
+    :param register: call ``register(ProviderSpec(...))`` once per name. Two
+        plugins that register the same name make the lookup fail with both
+        plugin names.
 
     .. versionadded:: 0.1
     """
@@ -44,9 +48,12 @@ def llmplug_register_providers(register: Callable[[ProviderSpec], None]) -> None
 def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
     """Register HTTP transports by name.
 
-    Call ``register(TransportSpec(name, factory, requires=..., priority=...))``.
-    ``requires`` names the modules the transport imports; the default transport
-    is the importable one with the highest ``priority``.
+    Called once per plugin manager, the first time a transport is looked up;
+    the table is then cached.
+
+    :param register: call ``register(TransportSpec(name, factory, requires=...,
+        priority=...))``. ``requires`` names the modules the transport imports;
+        the default transport is the importable one with the highest ``priority``.
 
     .. versionadded:: 0.1
     """
@@ -54,8 +61,12 @@ def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> No
 
 @hookspec(firstresult=True)
 def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any]) -> Transport | None:
-    """Build the transport ``spec`` for one client; ``options`` holds client settings
-    (``verify``, ``proxy``...). The built-in answer calls ``spec.factory(**options)``.
+    """Build the transport ``spec`` for one client. Called once per client, when
+    ``transport=`` is a name or ``None``. The built-in answer (``trylast``) calls
+    ``spec.factory(**options)``.
+
+    :param spec: the transport chosen by name, or the default one.
+    :param options: client settings for the transport (``verify``...).
 
     .. versionadded:: 0.1
     """
@@ -65,9 +76,14 @@ def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any]) -> Tr
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
     """URL mapping and request encoding: turn ``operation`` (``"chat.create"``,
     ``"embeddings.create"``...) and its ``params`` into a :class:`Request` (method,
-    URL, headers, body) for ``provider``. Return ``None`` for a provider family
-    you do not handle. Raise ``UnsupportedOperationError`` for an operation the
-    provider has no equivalent for. Must not do I/O.
+    URL, headers, body) for ``provider``. Called once per attempt of every call.
+    Return ``None`` for a provider family you do not handle. Raise
+    ``UnsupportedOperationError`` for an operation the provider has no
+    equivalent for. Must not do I/O.
+
+    :param provider: the client's provider, ``base_url`` and ``options`` resolved.
+    :param operation: the operation name, or ``"request"`` for ``client.request()``.
+    :param params: the call's API parameters (do not keep a reference).
 
     .. versionadded:: 0.1
     """
@@ -76,7 +92,12 @@ def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[s
 @hookspec(firstresult=True)
 def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
     """Put credentials on ``request`` (e.g. ``Authorization: Bearer``) and return it.
-    With no ``api_key`` send no credential header. Return ``None`` to pass.
+    Called once per attempt, after :func:`llmplug_build_request`. With no
+    ``api_key`` send no credential header. Return ``None`` to pass.
+
+    :param provider: the client's provider.
+    :param request: the mapped request, client headers already added.
+    :param api_key: the key given to the client or found in the environment.
 
     .. versionadded:: 0.1
     """
@@ -85,7 +106,11 @@ def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str 
 @hookspec(firstresult=True)
 def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
     """Response normalisation: turn a decoded 2xx JSON ``data`` into the core model
-    of ``operation``. Return ``None`` for a family you do not handle.
+    of ``operation``. Called once per successful call that is not a stream.
+    Return ``None`` for a family you do not handle.
+
+    :param data: the decoded JSON body.
+    :param response: the response (status, headers), body already read.
 
     .. versionadded:: 0.1
     """
@@ -109,7 +134,12 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
 @hookspec(firstresult=True)
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
     """Turn a non-2xx response into a typed :class:`APIStatusError` carrying the
-    server's message; ``body`` is the decoded JSON or the text.
+    server's message. Called once per failed attempt; dispatch raises (or, with
+    ``raise_for_status=False``, returns) what it gives. The built-in answer
+    (``trylast``) picks the subclass by status.
+
+    :param response: the response, body already read.
+    :param body: the decoded JSON, or the text when it is not JSON.
 
     .. versionadded:: 0.1
     """
