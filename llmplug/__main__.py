@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--offline", action="store_true", help="answer from the bundled fake API (no key, no network)")
     sub.add_parser("providers", help="list provider names")
     sub.add_parser("transports", help="list transport names")
+    sub.add_parser("plugins", help="list loaded plugins and what they register")
     return parser
 
 
@@ -70,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "transports":
             print("\n".join(llmplug.transports()))
+            return 0
+        if args.command == "plugins":
+            for info in llmplug.plugins():
+                source = "built-in" if info.builtin else f"{info.distribution or 'in code'} {info.version or ''}".strip()
+                registers = ", ".join([*info.providers, *info.transports]) or "-"
+                print(f"{info.name}  ({source})  registers: {registers}")
             return 0
         return _chat(args)
     except llmplug.LLMPlugError as exc:

@@ -38,6 +38,13 @@ def test_listings(capsys):
     assert capsys.readouterr().out.split()[:3] == ["httpx", "requests", "urllib"]
 
 
+def test_plugins_listing(capsys):
+    assert main(["plugins"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "llmplug.providers.openai  (built-in)  registers: openai, openrouter, openai-compatible" in lines
+    assert any(line.startswith("llmplug.transports.urllib  (built-in)  registers: urllib") for line in lines)
+
+
 def test_usage_error_exits_2():
     with pytest.raises(SystemExit) as info:
         main([])
