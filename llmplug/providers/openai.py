@@ -1,6 +1,8 @@
-"""The OpenAI provider family: ``openai``, ``openrouter``, ``openai-compatible``
-(Ollama, vLLM, llama.cpp...) and ``gemini-openai``. It maps operations to
-OpenAI's REST paths and normalises bodies, events and errors; it does no I/O.
+"""The OpenAI provider family: ``openai``, ``openrouter`` and ``openai-compatible``
+(Ollama, vLLM, llama.cpp...). It maps operations to OpenAI's REST paths and
+normalises bodies, events and errors; it does no I/O. Gemini's OpenAI-compatible
+endpoint (``gemini-openai``) reuses these functions from
+:mod:`llmplug.providers.gemini`, which handles its quirks.
 """
 
 from __future__ import annotations
@@ -72,15 +74,6 @@ PROVIDERS = (
         api_key_env=("OPENAI_COMPATIBLE_API_KEY",),
         requires_key=False,
         description="any OpenAI-compatible server (Ollama, vLLM, llama.cpp...): base_url required, key optional",
-    ),
-    ProviderSpec(
-        name="gemini-openai",
-        family=FAMILY,
-        base_url="https://generativelanguage.googleapis.com/v1beta/openai",
-        api_key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-        default_model="gemini-2.5-flash",
-        defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
-        description="Gemini's OpenAI-compatible endpoint",
     ),
 )
 
