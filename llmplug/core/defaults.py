@@ -1,14 +1,13 @@
-"""Built-in default hook implementations (all ``trylast``): any plugin overrides them."""
+"""What the plugin manager falls back on when no plugin answers a hook."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .errors import APIStatusError, make_status_error
-from .hookspecs import hookimpl
-from .http import Response, Transport
+from .http import Response
 from .retry import parse_retry_after
-from .specs import ProviderSpec, TransportSpec
+from .specs import ProviderSpec
 
 _TEXT_LIMIT = 500
 
@@ -34,13 +33,8 @@ def error_message(body: Any, reason: str = "") -> str:
     return reason or "request failed"
 
 
-@hookimpl(trylast=True)
-def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any]) -> Transport:
-    return spec.factory(**options)
-
-
-@hookimpl(trylast=True)
-def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError:
+def status_error(provider: ProviderSpec, response: Response, body: Any) -> APIStatusError:
+    """The typed error for a non-2xx ``response``, with the server's own message."""
     return make_status_error(
         error_message(body, f"HTTP {response.status_code}"),
         status_code=response.status_code,

@@ -62,7 +62,7 @@ def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> No
 @hookspec(firstresult=True)
 def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any]) -> Transport | None:
     """Build the transport ``spec`` for one client. Called once per client, when
-    ``transport=`` is a name or ``None``. The built-in answer (``trylast``) calls
+    ``transport=`` is a name or ``None``. When no plugin answers, the client calls
     ``spec.factory(**options)``.
 
     :param spec: the transport chosen by name, or the default one.
@@ -135,8 +135,8 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
     """Turn a non-2xx response into a typed :class:`APIStatusError` carrying the
     server's message. Called once per failed attempt; dispatch raises (or, with
-    ``raise_for_status=False``, returns) what it gives. The built-in answer
-    (``trylast``) picks the subclass by status.
+    ``raise_for_status=False``, returns) what it gives. When no plugin answers,
+    the client builds one from the server's message, the subclass by status.
 
     :param response: the response, body already read.
     :param body: the decoded JSON, or the text when it is not JSON.

@@ -33,6 +33,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .defaults import status_error
 from .errors import PluginError, UnknownProviderError, UnknownTransportError
 from .hookspecs import PROJECT
 from .http import Request, Response, Transport
@@ -41,7 +42,6 @@ from .sse import SSEEvent
 
 #: Modules registered as plugins in every manager, in this order.
 BUILTIN_PLUGINS: tuple[str, ...] = (
-    "llmplug.core.defaults",
     "llmplug.providers.openai",
     "llmplug.providers.gemini",
     "llmplug.transports.httpx",
@@ -422,7 +422,8 @@ class PluginManager:
         if transport is not None and not isinstance(transport, str):
             raise TypeError(f"transport must be a name or a llmplug Transport instance, not {type(transport).__name__}")
         spec = self.transport_spec(transport)
-        return self.pm.hook.llmplug_create_transport(spec=spec, options=options)
+        built = self.pm.hook.llmplug_create_transport(spec=spec, options=options)
+        return built if built is not None else spec.factory(**options)
 
     def build_request(self, provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:
         request = self.pm.hook.llmplug_build_request(provider=provider, operation=operation, params=params)
@@ -445,7 +446,8 @@ class PluginManager:
         return parser
 
     def parse_error(self, provider: ProviderSpec, operation: str, response: Response, body: Any) -> Any:
-        return self.pm.hook.llmplug_parse_error(provider=provider, operation=operation, response=response, body=body)
+        error = self.pm.hook.llmplug_parse_error(provider=provider, operation=operation, response=response, body=body)
+        return error if error is not None else status_error(provider, response, body)
 
     def __repr__(self) -> str:
         names = [name for name, _ in self.pm.list_name_plugin()]

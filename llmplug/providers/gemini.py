@@ -1070,9 +1070,7 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     return None
 
 
-# Not ``trylast``: among ``trylast`` impls the first registered is called first,
-# so core's default (registered before every provider) would always answer.
-@hookimpl
+@hookimpl(trylast=True)
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
     if provider.family in _FAMILIES:
         return parse_gemini_error(provider, response, body)
