@@ -25,6 +25,7 @@ from .specs import ProviderSpec
 from .streaming import Stream
 
 _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
+_MAX_PAGES = 100
 Callback = Callable[..., Any]
 
 
@@ -205,8 +206,29 @@ class Client:
     # ------------------------------------------------------------ models and files
 
     def models(self, **params: Any) -> ApiResult:
-        """GET /models."""
-        return self.call("models.list", params)
+        """GET /models: every page, where the provider pages its list."""
+        return self._all_pages("models.list", params)
+
+    def _all_pages(self, operation: str, params: dict[str, Any]) -> ApiResult:
+        """Follow ``llmplug_next_page``: ``.data`` holds every item; ``.raw`` is
+        the first page's JSON with the later pages' under ``"next_pages"``."""
+        result = self.call(operation, dict(params))
+        pages: list[Any] = []
+        last = result.body
+        while result.status < 300 and len(pages) < _MAX_PAGES:
+            following = self.plugins.next_page(self.provider, operation, params, last)
+            if following is None or following == params:
+                break
+            page = self.call(operation, dict(following))
+            if page.status >= 300:  # only with raise_for_status=False
+                return page
+            last = page.body
+            result.body.data.extend(last.data)
+            pages.append(last.raw)
+            params = following
+        if pages:
+            result.body.raw = {**result.body.raw, "next_pages": pages}
+        return result
 
     def model(self, model_id: str, **params: Any) -> ApiResult:
         """GET /models/{id}."""

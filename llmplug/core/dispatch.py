@@ -15,9 +15,9 @@ from typing import Any
 
 import attrs
 
-from .logs import logger
+from .logs import logger, redact_url
 from .errors import APIError, APIResponseValidationError, APIStatusError, APITimeoutError
-from .http import Headers, Request, Response, Secret, Timeout, Transport
+from .http import REDACTED, ByteStream, Headers, Request, Response, Secret, Timeout, Transport
 from .operations import get_operation
 from .plugins import PluginManager
 from .redirects import MAX_REDIRECTS, redirect_request
@@ -82,34 +82,75 @@ class Dispatcher:
         headers: Mapping[str, str] | None = None,
     ) -> ApiResult | Stream[Any]:
         """Run ``operation``. With ``params["stream"]`` true: a :class:`Stream`, or with
-        ``callback`` the result assembled after calling it for each event."""
+        ``callback`` the result assembled after calling it for each event.
+
+        A failed attempt is retried while nothing has reached the caller: a
+        plain call until its body is decoded, a stream until it is handed over
+        (with a callback: until the first event is). ``timeout.total`` bounds
+        the whole call: every attempt, every wait between them and the body.
+        """
         stream = bool(params.get("stream"))
         limits = Timeout.coerce(timeout) if timeout is not None else self.timeout
         retries = self.retry.max_retries if max_retries is None else max_retries
         deadline = None if limits.total is None else time.monotonic() + limits.total
         attempt = 0
         while True:
+            attempt += 1
             try:
                 response = self._attempt(operation, params, limits, deadline, headers)
-                if stream:
-                    return self._stream(operation, response, callback)
-                return ApiResult(response.status_code, self._read_body(operation, response), response.headers)
+                if not stream:
+                    return ApiResult(response.status_code, self._read_body(operation, response), response.headers)
+                events = self._open_stream(operation, response, attempt)
+                if callback is None:
+                    return events
+                first = next(events, _END)  # nothing reached the caller yet: still retryable
             except APIError as exc:
-                attempt += 1
-                if attempt > retries or not self.retry.should_retry(exc):
+                self._finish(exc, attempt)
+                delay = self._retry_delay(operation, exc, attempt, retries, limits, deadline)
+                if delay is None:
                     return self._give_up(exc)
-                delay = self.retry.wait(attempt, exc)
-                if delay > self.retry.max_wait:
-                    exc.message = f"{exc.message} (server asked to retry after {delay:.1f}s, more than max_wait)"
-                    exc.args = (exc.message,)
-                    return self._give_up(exc)
-                if deadline is not None and time.monotonic() + delay >= deadline:
-                    raise APITimeoutError(
-                        f"total timeout of {limits.total}s reached after {attempt} attempt(s)",
-                        provider=self.provider.name,
-                    ) from exc
-                logger.debug("retrying %s (attempt %d of %d) in %.2fs: %s", operation, attempt, retries, delay, exc)
                 self.retry.sleep(delay)
+                continue
+            return self._deliver(events, first, callback)
+
+    def _retry_delay(
+        self, operation: str, exc: APIError, attempt: int, retries: int, limits: Timeout, deadline: float | None
+    ) -> float | None:
+        """Seconds to wait before the next attempt, ``None`` to give up with ``exc``;
+        raises APITimeoutError when the wait would cross the total deadline."""
+        if attempt > retries or not self.retry.should_retry(exc):
+            logger.debug("giving up on %s after %d attempt(s): %s: %s", operation, attempt, type(exc).__name__, exc)
+            return None
+        delay = self.retry.wait(attempt, exc)
+        if delay > self.retry.max_wait:
+            exc.message = f"{exc.message} (server asked to retry after {delay:.1f}s, more than max_wait)"
+            exc.args = (exc.message,)
+            logger.debug("not retrying %s: the server asked for %.1fs, more than max_wait", operation, delay)
+            return None
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            error = APITimeoutError(
+                f"total timeout of {limits.total}s reached after {attempt} attempt(s); last error: "
+                f"{type(exc).__name__}: {exc}",
+                request=exc.request,
+                provider=self.provider.name,
+            )
+            self._finish(error, attempt)
+            raise error from exc
+        logger.debug(
+            "retrying %s in %.2fs (retry %d of %d) after %s: %s",
+            operation, delay, attempt, retries, type(exc).__name__, exc,
+        )
+        return delay
+
+    def _finish(self, exc: APIError, attempts: int) -> APIError:
+        """Record the attempt count on ``exc`` and scrub the API key from its message."""
+        exc.attempts = attempts  # type: ignore[attr-defined]
+        exc.provider = exc.provider or self.provider.name
+        key = self._api_key.reveal()
+        if key and key in exc.message:
+            exc.message = exc.message.replace(key, REDACTED)
+            exc.args = (exc.message,)
+        return exc
 
     # ------------------------------------------------------------ steps
 
@@ -128,32 +169,38 @@ class Dispatcher:
         if extra_headers:
             request.headers.update(extra_headers)
         if deadline is not None:
-            left = max(deadline - time.monotonic(), 0.001)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise APITimeoutError(f"total timeout of {limits.total}s reached", request=request)
             limits = attrs.evolve(limits, connect=_min(limits.connect, left), read=_min(limits.read, left))
         request.timeout = limits
         request.extensions.setdefault("operation", operation)
         request = self.plugins.authenticate(self.provider, request, self._api_key.reveal())
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %s headers=%s", request.method, request.url, request.headers.redacted())
-        response = self._send(request)
+            logger.debug("%s %s headers=%s", request.method, redact_url(request.url), request.headers.redacted())
+        response = self._send(request, deadline, limits)
         for _ in range(MAX_REDIRECTS):
             follow = redirect_request(request, response)
             if follow is None:
                 break
             response.close()
-            logger.debug("redirected %s -> %s %s", request.url, follow.method, follow.url)
+            logger.debug("redirected %s -> %s %s", redact_url(request.url), follow.method, redact_url(follow.url))
             request = follow
-            response = self._send(request)
+            response = self._send(request, deadline, limits)
         if not response.is_success:
             raise self._status_error(operation, response)
         return response
 
-    def _send(self, request: Request) -> Response:
+    def _send(self, request: Request, deadline: float | None, limits: Timeout) -> Response:
         try:
-            return self.transport.send(request)
+            response = self.transport.send(request)
         except APIError as exc:
             exc.provider = exc.provider or self.provider.name
             raise
+        logger.info("%s %s -> %d", request.method, redact_url(request.url), response.status_code)
+        if deadline is not None:
+            response.stream = DeadlineStream(response.stream, deadline, limits.total or 0.0, request)
+        return response
 
     def _status_error(self, operation: str, response: Response) -> APIStatusError:
         raw = response.read()
@@ -162,9 +209,7 @@ class Dispatcher:
             body = json.loads(raw)
         except ValueError:
             pass
-        error = self.plugins.parse_error(self.provider, operation, response, body)
-        logger.debug("%s %s -> %s", response.request.method, response.request.url, response.status_code)
-        return error
+        return self.plugins.parse_error(self.provider, operation, response, body)
 
     def _give_up(self, exc: APIError) -> ApiResult:
         if isinstance(exc, APIStatusError) and not self.raise_for_status:
@@ -181,13 +226,14 @@ class Dispatcher:
             return None
         try:
             data = json.loads(raw)
-        except ValueError:
+        except ValueError as exc:
             text = _decode_text(raw)
             if op.result is None or not self.raise_for_status:
                 return text
             ctype = response.headers.get("content-type", "no content type")
+            problem = "is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "is not JSON"
             raise APIResponseValidationError(
-                f"expected a JSON body from {operation}, got {ctype}: {text[:200]!r}",
+                f"the {response.status_code} body of {operation} {problem} ({ctype}): {text[:200]!r}",
                 body=text,
                 status_code=response.status_code,
                 request=response.request,
@@ -195,7 +241,8 @@ class Dispatcher:
             ) from None
         return self.plugins.parse_response(self.provider, operation, data, response)
 
-    def _stream(self, operation: str, response: Response, callback: Callable[[Any], None] | None) -> Any:
+    def _open_stream(self, operation: str, response: Response, attempts: int) -> Stream[Any]:
+        """The :class:`Stream` over a 2xx response, after checking it is an event stream."""
         ctype = response.headers.get("content-type", "")
         if "event-stream" not in ctype:
             text = _decode_text(response.read())
@@ -209,19 +256,61 @@ class Dispatcher:
         accumulator = accumulator_for(get_operation(operation).event)
         parse = self.plugins.stream_parser(self.provider, operation)
         events = iter_events(response, parse, accumulator, provider=self.provider.name)
-        stream: Stream[Any] = Stream(events, response, accumulator)
-        if callback is None:
-            return stream
+        return Stream(self._guard(events, attempts), response, accumulator)
+
+    def _guard(self, events: Iterator[Any], attempts: int) -> Iterator[Any]:
+        """``events``, with any error scrubbed and stamped like the errors of :meth:`call`."""
+        try:
+            yield from events
+        except APIError as exc:
+            self._finish(exc, attempts)
+            raise
+
+    def _deliver(self, stream: Stream[Any], first: Any, callback: Callable[[Any], None]) -> ApiResult:
+        """Hand ``first`` and the rest of ``stream`` to ``callback``; the assembled result."""
         with stream:
-            for event in stream:
-                callback(event)
-        return ApiResult(response.status_code, stream.final, response.headers)
+            if first is not _END:
+                callback(first)
+                for event in stream:
+                    callback(event)
+        return ApiResult(stream.status_code, stream.final, stream.headers)
 
     def close(self) -> None:
         self.transport.close()
 
     def __repr__(self) -> str:
         return f"<Dispatcher provider={self.provider.name!r} transport={self.transport.name!r}>"
+
+
+class DeadlineStream:
+    """A body stream that fails with APITimeoutError once the call's total deadline
+    has passed: ``total`` bounds the body and the stream too, not only the wait
+    for the headers. (Each single read is already bounded by the read timeout,
+    which dispatch caps at the time left when the attempt started.)"""
+
+    def __init__(self, stream: ByteStream, deadline: float, total: float, request: Request) -> None:
+        self._stream = stream
+        self._deadline = deadline
+        self._total = total
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if time.monotonic() > self._deadline:
+                self._stream.close()
+                raise APITimeoutError(
+                    f"total timeout of {self._total}s reached while reading the response body of "
+                    f"{self._request.method} {redact_url(self._request.url)}",
+                    request=self._request,
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+#: ``next()``'s default when a stream has no event at all.
+_END: Any = object()
 
 
 def _min(a: float | None, b: float) -> float:

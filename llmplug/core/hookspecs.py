@@ -9,7 +9,7 @@ A ``hookwrapper`` may wrap any hook (add a header, log, swap auth).
 Call order for one API call (see :mod:`llmplug.core.dispatch`)::
 
     llmplug_build_request -> llmplug_authenticate -> transport.send
-        -> llmplug_parse_response | llmplug_stream_parser | llmplug_parse_error
+        -> llmplug_parse_response (-> llmplug_next_page) | llmplug_stream_parser | llmplug_parse_error
 """
 
 from __future__ import annotations
@@ -111,6 +111,19 @@ def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, re
 
     :param data: the decoded JSON body.
     :param response: the response (status, headers), body already read.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
+    """For a paginated list (``models.list``...): the params of the page after
+    ``result``, or ``None`` when it was the last. The client follows the pages
+    and returns one list holding every item. Must not do I/O.
+
+    :param params: the params that fetched ``result``.
+    :param result: the normalised page (its ``.raw`` is the provider's JSON).
 
     .. versionadded:: 0.1
     """

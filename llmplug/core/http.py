@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
+from .errors import ConfigurationError
+
 #: Header names whose values are secrets: never shown in a repr, error or log.
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "set-cookie"}
@@ -65,29 +67,41 @@ class Headers(MutableMapping[str, str]):
         return NotImplemented
 
 
+def _check_seconds(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+        raise ConfigurationError(f"Timeout.{attribute.name} must be a positive number of seconds or None, not {value!r}")
+
+
 @attrs.frozen
 class Timeout:
     """Time limits in seconds; ``None`` means no limit for that phase.
 
-    ``read`` bounds each wait for bytes, so on a stream it is the idle timeout.
-    ``total`` bounds a whole call (every attempt and the body) and is enforced
-    by dispatch.
+    ``connect`` bounds opening the connection (TCP and TLS). ``read`` bounds
+    each wait for bytes (the response head, then every read of the body), so on
+    a stream it is the idle timeout: no byte for ``read`` seconds ends the
+    stream with :class:`~llmplug.core.errors.APITimeoutError`. ``total`` bounds
+    a whole call (every attempt, every wait between retries, and the body or
+    stream) and is enforced by dispatch.
+
+    The defaults follow openai-python (5 s to connect, 10 minutes for the rest),
+    with the 10 minutes also bounding the whole call, so nothing waits forever.
+    A number ``n`` as ``timeout=n`` sets all three to ``n``.
     """
 
-    connect: float | None = 10.0
-    read: float | None = 600.0
-    total: float | None = None
+    connect: float | None = attrs.field(default=5.0, validator=_check_seconds)
+    read: float | None = attrs.field(default=600.0, validator=_check_seconds)
+    total: float | None = attrs.field(default=600.0, validator=_check_seconds)
 
     @classmethod
     def coerce(cls, value: Timeout | float | int | None) -> Timeout:
-        """Build a Timeout from a number (connect and read) or pass one through."""
+        """Build a Timeout from a number (connect, read and total) or pass one through."""
         if isinstance(value, Timeout):
             return value
         if value is None:
             return cls()
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds or a llmplug.Timeout, not {value!r}")
-        return cls(connect=float(value), read=float(value))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigurationError(f"timeout must be a positive number of seconds or a llmplug.Timeout, not {value!r}")
+        return cls(connect=float(value), read=float(value), total=float(value))
 
 
 @attrs.define(repr=False)

@@ -445,6 +445,9 @@ class PluginManager:
             raise PluginError(f"no plugin parses {operation!r} streams for provider family {provider.family!r}")
         return parser
 
+    def next_page(self, provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
+        return self.pm.hook.llmplug_next_page(provider=provider, operation=operation, params=params, result=result)
+
     def parse_error(self, provider: ProviderSpec, operation: str, response: Response, body: Any) -> Any:
         error = self.pm.hook.llmplug_parse_error(provider=provider, operation=operation, response=response, body=body)
         return error if error is not None else status_error(provider, response, body)

@@ -36,7 +36,7 @@ class RetryPolicy:
             if hint is not None and hint.strip().lower() in ("true", "false"):
                 return hint.strip().lower() == "true"
             return error.status_code in RETRY_STATUSES or error.status_code >= 500
-        return isinstance(error, APIConnectionError)
+        return isinstance(error, APIConnectionError) and not _certificate_rejected(error)
 
     def wait(self, attempt: int, error: APIError) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
@@ -45,6 +45,24 @@ class RetryPolicy:
             return hint
         base = min(self.initial * 2 ** (attempt - 1), self.cap)
         return base * (1 - self.jitter * self.random())
+
+
+def _certificate_rejected(error: BaseException) -> bool:
+    """Whether ``error`` comes from a TLS certificate that failed verification
+    (asking again gets the same certificate: not worth a retry)."""
+    import ssl  # only here: importing llmplug stays cheap
+
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        exc = stack.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(exc))
+        stack += [exc.__cause__, exc.__context__]
+    return False
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from .convert import structure
 from .errors import APIError, StreamError
 from .http import Response
+from .logs import redact_url
 from .models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -358,4 +359,5 @@ class Stream(Generic[T]):
         return self._accumulator.result()
 
     def __repr__(self) -> str:
-        return f"<Stream {self.status_code} {self.response.request.method} {self.response.request.url}>"
+        request = self.response.request
+        return f"<Stream {self.status_code} {request.method} {redact_url(request.url)}>"

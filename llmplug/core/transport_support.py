@@ -14,10 +14,11 @@ import http.client
 import http.cookiejar
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from .errors import APIConnectionError, APIError, APITimeoutError, StreamError
 from .http import REDACTED, SENSITIVE_HEADERS, Headers, Request
+from .logs import SENSITIVE_QUERY_PARAMS, redact_url
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -52,9 +53,6 @@ ACCEPT_ENCODING = "gzip, deflate"
 #: Upper bound of one read from the network (a read returns what is there).
 CHUNK_SIZE = 64 * 1024
 
-#: Query parameters whose values are secrets (Gemini accepts ``?key=``).
-SENSITIVE_QUERY_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token"})
-
 
 def outgoing_headers(request: Request) -> Headers:
     """The headers to send: the request's own, plus Accept-Encoding if it has none.
@@ -74,25 +72,6 @@ def join_headers(items: Iterable[tuple[str, str]]) -> Headers:
     for name, value in items:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
-
-
-def redact_url(url: str) -> str:
-    """``url`` with secret query values and any userinfo password replaced."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if parts.password:
-        userinfo, _, hostport = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
-    query = parts.query
-    if query and any(name.lower() in SENSITIVE_QUERY_PARAMS for name, _ in parse_qsl(query, keep_blank_values=True)):
-        query = "&".join(
-            f"{quote(name, safe='')}={REDACTED if name.lower() in SENSITIVE_QUERY_PARAMS else quote(value, safe='')}"
-            for name, value in parse_qsl(query, keep_blank_values=True)
-        )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _secrets(request: Request) -> list[str]:

@@ -1071,6 +1071,14 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
 
 
 @hookimpl(trylast=True)
+def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
+    if provider.family != FAMILY or operation != "models.list":
+        return None
+    token = result.raw.get("nextPageToken") if isinstance(getattr(result, "raw", None), Mapping) else None
+    return {**params, "pageToken": token} if token else None
+
+
+@hookimpl(trylast=True)
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
     if provider.family in _FAMILIES:
         return parse_gemini_error(provider, response, body)

@@ -230,3 +230,23 @@ def test_lookup_tables_are_cached():
     pm = PluginManager(entry_points=False)
     assert pm.providers() is pm.providers()
     assert pm.transports() is pm.transports()
+
+
+def test_next_page_hook_is_followed(api):
+    class Cursor:
+        @llmplug.hookimpl
+        def llmplug_next_page(self, provider, operation, params, result):
+            cursor = result.raw.get("next_cursor")
+            return {**params, "cursor": cursor} if cursor else None
+
+    pm = PluginManager(entry_points=False)
+    pm.register(Cursor(), name="cursor")
+    client = llmplug.new("openai", api_key="k", base_url=api.base_url, transport="urllib", plugins=pm)
+    page = lambda ids, cursor: {"object": "list", "data": [{"id": i, "object": "model"} for i in ids], "next_cursor": cursor}
+    api.queue("GET", "/v1/models", json=page(["a", "b"], "c1"))
+    api.queue("GET", "/v1/models", json=page(["c"], "c2"))
+    api.queue("GET", "/v1/models", json=page(["d"], None))
+    _, body, _ = client.models(limit=2)
+    assert body.ids == ["a", "b", "c", "d"]
+    assert [r.query for r in api.requests] == [{"limit": ["2"]}, {"limit": ["2"], "cursor": ["c1"]}, {"limit": ["2"], "cursor": ["c2"]}]
+    assert [p["next_cursor"] for p in body.raw["next_pages"]] == ["c2", None]

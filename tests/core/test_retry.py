@@ -102,3 +102,164 @@ def test_parse_retry_after_http_date():
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=lambda: 1445412480.0) == 10.0
     assert parse_retry_after({"Retry-After": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+# -- server hints, caps and the log -----------------------------------------------------------
+
+
+class GeminiErrors:
+    """A stand-in for the Gemini provider's ``llmplug_parse_error``: Google's
+    ``RetryInfo.retryDelay`` ("2.5s") becomes ``APIStatusError.retry_after``."""
+
+    @llmplug.hookimpl(tryfirst=True)
+    def llmplug_parse_error(self, provider, operation, response, body):
+        from llmplug.core.errors import make_status_error
+
+        details = body.get("error", {}).get("details", []) if isinstance(body, dict) else []
+        delays = [d["retryDelay"] for d in details if d.get("@type", "").endswith("google.rpc.RetryInfo")]
+        return make_status_error(
+            "quota exceeded",
+            status_code=response.status_code,
+            body=body,
+            headers=response.headers,
+            provider=provider.name,
+            retry_after=float(delays[0].rstrip("s")) if delays else None,
+        )
+
+
+def _retry_info(delay: str) -> dict:
+    return {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}]}}
+
+
+@pytest.fixture
+def gemini_like(api, transport, sleeps):
+    plugins = llmplug.PluginManager(entry_points=False)
+    plugins.register(GeminiErrors(), name="gemini-errors")
+    policy = RetryPolicy(sleep=sleeps.append, random=lambda: 0.0)
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, retry=policy,
+                     plugins=plugins) as c:
+        yield c
+
+
+def test_gemini_retry_info_is_honoured(gemini_like, api, sleeps):
+    api.queue("POST", "/v1/chat/completions", status=429, json=_retry_info("2.5s"))
+    api.queue("POST", "/v1/chat/completions", status=429, json=_retry_info("0.25s"), headers={"retry-after": "7"})
+    assert gemini_like.create_chat_completion(USER).status == 200
+    assert sleeps == [2.5, 0.25]  # RetryInfo wins over Retry-After
+
+
+def test_gemini_retry_info_beyond_max_wait_is_raised(gemini_like, api, sleeps):
+    api.queue("POST", "/v1/chat/completions", status=429, json=_retry_info("120s"))
+    with pytest.raises(llmplug.RateLimitError) as info:
+        gemini_like.create_chat_completion(USER)
+    assert info.value.retry_after == 120.0 and "retry after 120.0s" in str(info.value)
+    assert sleeps == [] and len(api.requests) == 1 and info.value.attempts == 1
+
+
+def test_retry_after_http_date_end_to_end(retrying, api, sleeps):
+    import email.utils
+    import time
+
+    when = email.utils.formatdate(time.time() + 3, usegmt=True)
+    api.queue("POST", "/v1/chat/completions", status=503, headers={"Retry-After": when})
+    assert retrying.create_chat_completion(USER).status == 200
+    assert len(sleeps) == 1 and 1.0 < sleeps[0] <= 3.0
+
+
+def test_long_retry_after_ms_is_not_slept(retrying, api, sleeps):
+    api.queue("POST", "/v1/chat/completions", status=503, headers={"retry-after-ms": "90000"})
+    with pytest.raises(llmplug.InternalServerError, match=r"retry after 90\.0s, more than max_wait"):
+        retrying.create_chat_completion(USER)
+    assert sleeps == []
+
+
+def test_max_wait_is_configurable(api, transport, sleeps):
+    policy = RetryPolicy(sleep=sleeps.append, random=lambda: 0.0, max_wait=5.0)
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, retry=policy) as c:
+        api.queue("POST", "/v1/chat/completions", status=429, headers={"retry-after": "4"})
+        api.queue("POST", "/v1/chat/completions", status=429, headers={"retry-after": "6"})
+        with pytest.raises(llmplug.RateLimitError) as info:
+            c.create_chat_completion(USER)
+    assert sleeps == [4.0] and info.value.attempts == 2
+
+
+def test_x_should_retry_false_beats_retry_after(retrying, api, sleeps):
+    api.queue("POST", "/v1/chat/completions", status=429, headers={"x-should-retry": "false", "retry-after": "1"})
+    with pytest.raises(llmplug.RateLimitError):
+        retrying.create_chat_completion(USER)
+    assert sleeps == [] and len(api.requests) == 1
+
+
+def test_client_max_retries_zero(api, transport, sleeps):
+    policy = RetryPolicy(sleep=sleeps.append)
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, retry=policy,
+                     max_retries=0) as c:
+        api.queue("POST", "/v1/chat/completions", status=503)
+        with pytest.raises(llmplug.InternalServerError) as info:
+            c.create_chat_completion(USER)
+    assert sleeps == [] and info.value.attempts == 1
+
+
+def test_per_call_max_retries_above_the_client(api, transport, sleeps):
+    policy = RetryPolicy(sleep=sleeps.append, random=lambda: 0.0)
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, retry=policy,
+                     max_retries=0) as c:
+        api.queue("POST", "/v1/chat/completions", status=503, times=4)
+        assert c.create_chat_completion(USER, max_retries=4).status == 200
+    assert sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_each_retry_is_logged_with_reason_and_wait(retrying, api, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="llmplug")
+    api.queue("POST", "/v1/chat/completions", status=503, headers={"x-request-id": "req_1"})
+    api.queue("POST", "/v1/chat/completions", status=429, headers={"retry-after": "2"})
+    retrying.create_chat_completion(USER)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert len(lines) == 2
+    assert lines[0].startswith("retrying chat.create in 0.50s (retry 1 of 2) after InternalServerError: openai: 503 ")
+    assert "req_1" in lines[0]
+    assert lines[1].startswith("retrying chat.create in 2.00s (retry 2 of 2) after RateLimitError: openai: 429 ")
+    assert TEST_KEY not in caplog.text
+
+
+def test_server_delay_prefers_the_error_over_headers():
+    from llmplug.core.errors import RateLimitError
+    from llmplug.core.retry import server_delay
+
+    error = RateLimitError("x", status_code=429, body=None, headers={"retry-after": "9"}, retry_after=1.5)
+    assert server_delay(error) == 1.5 and RetryPolicy().wait(1, error) == 1.5
+    assert server_delay(RateLimitError("x", status_code=429, body=None, headers={"Retry-After-Ms": "20"})) == 0.02
+    assert server_delay(llmplug.APIConnectionError("x")) is None
+
+
+def test_jitter_takes_up_to_a_quarter_off():
+    error = llmplug.APIConnectionError("x")
+    assert RetryPolicy(random=lambda: 0.5).wait(1, error) == 0.4375
+    assert RetryPolicy(random=lambda: 0.0).wait(4, error) == 4.0
+    assert RetryPolicy(random=lambda: 0.0).wait(6, error) == 8.0  # the cap
+
+
+def test_what_is_retried():
+    import ssl
+
+    from llmplug.core.errors import make_status_error
+
+    policy = RetryPolicy()
+    status = {code: policy.should_retry(make_status_error("x", status_code=code, body=None)) for code in
+              (400, 401, 403, 404, 408, 409, 422, 429, 500, 502, 503, 504, 529)}
+    assert [code for code, retry in status.items() if retry] == [408, 409, 429, 500, 502, 503, 504, 529]
+    assert policy.should_retry(llmplug.APITimeoutError("x"))
+    assert not policy.should_retry(llmplug.StreamError("x"))
+    assert not policy.should_retry(llmplug.APIResponseValidationError("x", body="", status_code=200))
+    rejected = llmplug.APIConnectionError("certificate verify failed")
+    try:
+        try:
+            raise ssl.SSLCertVerificationError("self-signed certificate")
+        except ssl.SSLError as exc:
+            raise OSError("wrapped") from exc
+    except OSError as wrapped:
+        rejected.__cause__ = wrapped
+    assert not policy.should_retry(rejected)

@@ -491,6 +491,17 @@ def test_models(gemini, api):
     assert model.id == "gemini-2.5-pro" and api.last_request.path == "/v1beta/models/gemini-2.5-pro"
 
 
+def test_models_follows_every_page(gemini, api):
+    from llmplug.testing.gemini_api import MODELS
+
+    _, body, _ = gemini.models(pageSize=2)
+    assert body.ids == [model["name"].split("/", 1)[1] for model in MODELS]
+    pages = [r for r in api.requests if r.path == "/v1beta/models"]
+    assert len(pages) == (len(MODELS) + 1) // 2 >= 2
+    assert pages[0].query == {"pageSize": ["2"]} and "pageToken" in pages[1].query
+    assert len(body.raw["models"]) == 2 and len(body.raw["next_pages"]) == len(pages) - 1
+
+
 def test_request_any_endpoint(gemini, api):
     status, body, _ = gemini.request(
         "POST", "/models/gemini-2.5-flash:countTokens", json={"contents": [{"parts": [{"text": "one two three"}]}]}

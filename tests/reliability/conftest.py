@@ -1,0 +1,83 @@
+"""Fixtures of the reliability suite: a fault server, clients with an injected
+sleep (no real waiting between retries), and a check on every test that no
+debug log line shows the API key."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import ssl
+import subprocess
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import llmplug
+from tests.conftest import TEST_KEY
+from tests.reliability.faultserver import FaultServer
+from tests.reliability.support import FAST
+
+
+@pytest.fixture(autouse=True)
+def debug_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every test runs with llmplug logging at DEBUG; none may log the key."""
+    caplog.set_level(logging.DEBUG, logger="llmplug")
+    yield caplog
+    leaked = [r.getMessage() for r in caplog.records if TEST_KEY in r.getMessage()]
+    assert not leaked, f"API key in a log line: {leaked[0]}"
+
+
+@pytest.fixture
+def fault() -> Iterator[FaultServer]:
+    with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits the retry policy asked for, in order."""
+    return []
+
+
+@pytest.fixture
+def make_client(transport: str, sleeps: list[float]) -> Iterator[Callable[..., llmplug.Client]]:
+    """``make_client(base_url, **options)``: an OpenAI client through ``transport``,
+    with FAST timeouts, 2 retries and a sleep that only records."""
+    clients: list[llmplug.Client] = []
+
+    def make(base_url: str, **options: Any) -> llmplug.Client:
+        options.setdefault("timeout", FAST)
+        options.setdefault("max_retries", 2)
+        options.setdefault("retry", llmplug.RetryPolicy(sleep=sleeps.append, random=lambda: 0.0))
+        client = llmplug.new("openai", api_key=TEST_KEY, base_url=base_url, transport=transport, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(fault: FaultServer, make_client: Callable[..., llmplug.Client]) -> llmplug.Client:
+    """A client on the fault server."""
+    return make_client(fault.base_url)
+
+
+@pytest.fixture(scope="session")
+def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    """A server TLS context with a self-signed certificate for 127.0.0.1 (needs openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not found")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
