@@ -80,8 +80,7 @@ class Client:
     ) -> None:
         if not isinstance(provider, str):
             raise TypeError(f"provider must be a name such as 'openai', not {type(provider).__name__}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be a whole number >= 0, not {max_retries!r}")
+        _check_retries(max_retries)
         self.plugins = plugins.load() if plugins is not None else default_plugin_manager()
         spec = self.plugins.provider(provider)
         key = api_key if api_key is not None else _first_env(spec.api_key_env)
@@ -134,6 +133,8 @@ class Client:
     def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None) -> Any:
         """Run any operation through dispatch (what every method below does)."""
         call_opts = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
+        if "max_retries" in call_opts:
+            _check_retries(call_opts["max_retries"])
         if "extra_headers" in call_opts:
             call_opts["headers"] = call_opts.pop("extra_headers")
         return self._dispatch.call(operation, params, callback=callback, **call_opts)
@@ -329,6 +330,11 @@ class Client:
             return self.session_classes[kind]
         except KeyError:
             raise ConfigurationError(f"no {kind!r} session class is registered; import llmplug.sessions") from None
+
+
+def _check_retries(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"max_retries must be a whole number >= 0, not {value!r}")
 
 
 def _first_env(names: tuple[str, ...]) -> str | None:

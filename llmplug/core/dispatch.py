@@ -15,9 +15,9 @@ from typing import Any
 
 import attrs
 
-from .logs import logger, redact_url
 from .errors import APIError, APIResponseValidationError, APIStatusError, APITimeoutError
-from .http import REDACTED, ByteStream, Headers, Request, Response, Secret, Timeout, Transport
+from .http import REDACTED, ByteStream, Headers, Request, Response, Secret, Timeout, Transport, redact_url
+from .logs import logger
 from .operations import get_operation
 from .plugins import PluginManager
 from .redirects import MAX_REDIRECTS, redirect_request
@@ -144,7 +144,7 @@ class Dispatcher:
 
     def _finish(self, exc: APIError, attempts: int) -> APIError:
         """Record the attempt count on ``exc`` and scrub the API key from its message."""
-        exc.attempts = attempts  # type: ignore[attr-defined]
+        exc.attempts = attempts
         exc.provider = exc.provider or self.provider.name
         key = self._api_key.reveal()
         if key and key in exc.message:

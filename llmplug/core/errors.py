@@ -78,6 +78,8 @@ class APIError(LLMPlugError):
         self.provider = provider
         #: For a failure mid-stream: what had been delivered before it (text or a model).
         self.received: Any = None
+        #: How many attempts the call made before this error (set by dispatch).
+        self.attempts: int = 1
 
 
 class APIConnectionError(APIError):

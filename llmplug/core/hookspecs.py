@@ -139,6 +139,9 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     that carries nothing (a keep-alive), :data:`llmplug.core.streaming.DONE`
     when the event ends the stream (OpenAI's ``[DONE]``), and raises
     ``StreamError`` for a payload that is not JSON or an ``error`` event.
+    A stream that ends without DONE is an error unless the operation's events
+    show it finished (every choice has a finish reason, ``response.completed``)
+    or the parser has ``ends_at_eof = True`` (see ``streaming.EndsAtEOF``).
 
     .. versionadded:: 0.1
     """

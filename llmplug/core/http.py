@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import attrs
 
@@ -19,6 +20,27 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "set-cookie"}
 )
 REDACTED = "[REDACTED]"
+#: Query parameters whose values are secrets (Gemini accepts ``?key=``).
+SENSITIVE_QUERY_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` with secret query values and any userinfo password replaced."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if parts.password:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
+    query = parts.query
+    if query and any(name.lower() in SENSITIVE_QUERY_PARAMS for name, _ in parse_qsl(query, keep_blank_values=True)):
+        query = "&".join(
+            f"{quote(name, safe='')}={REDACTED if name.lower() in SENSITIVE_QUERY_PARAMS else quote(value, safe='')}"
+            for name, value in parse_qsl(query, keep_blank_values=True)
+        )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 class Headers(MutableMapping[str, str]):
@@ -118,7 +140,7 @@ class Request:
 
     def __repr__(self) -> str:
         size = 0 if self.content is None else len(self.content)
-        return f"<Request {self.method} {self.url} headers={self.headers.redacted()} content={size} bytes>"
+        return f"<Request {self.method} {redact_url(self.url)} headers={self.headers.redacted()} content={size} bytes>"
 
 
 @runtime_checkable
@@ -168,7 +190,7 @@ class Response:
         return 200 <= self.status_code < 300
 
     def __repr__(self) -> str:
-        return f"<Response {self.status_code} for {self.request.method} {self.request.url}>"
+        return f"<Response {self.status_code} for {self.request.method} {redact_url(self.request.url)}>"
 
 
 class Transport(abc.ABC):

@@ -2,8 +2,9 @@
 
 ``info`` logs one line per HTTP response (method, URL, status); ``debug``
 adds each request's headers, redirects, retries (reason and wait) and
-give-ups. Headers are redacted and URLs go through :func:`redact_url` (secret
-query values and passwords replaced): no API key is ever logged.
+give-ups. Headers are redacted and URLs go through
+:func:`llmplug.core.http.redact_url` (secret query values and passwords
+replaced): no API key is ever logged.
 """
 
 from __future__ import annotations
@@ -11,14 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
-
-from .http import REDACTED
 
 logger = logging.getLogger("llmplug")
-
-#: Query parameters whose values are secrets (Gemini accepts ``?key=``).
-SENSITIVE_QUERY_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token"})
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -42,22 +37,3 @@ def configure_from_env() -> None:
         handler._llmplug = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(level)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with secret query values and any userinfo password replaced."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if parts.password:
-        userinfo, _, hostport = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
-    query = parts.query
-    if query and any(name.lower() in SENSITIVE_QUERY_PARAMS for name, _ in parse_qsl(query, keep_blank_values=True)):
-        query = "&".join(
-            f"{quote(name, safe='')}={REDACTED if name.lower() in SENSITIVE_QUERY_PARAMS else quote(value, safe='')}"
-            for name, value in parse_qsl(query, keep_blank_values=True)
-        )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -9,8 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from .convert import structure
 from .errors import APIError, StreamError
-from .http import Response
-from .logs import redact_url
+from .http import Response, redact_url
 from .models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -101,7 +100,8 @@ class _ChoiceState:
                 slot["function"]["arguments"] += fn.arguments
 
     def message(self) -> dict[str, Any]:
-        msg: dict[str, Any] = {"role": self.role, "content": "".join(self.content) if self.content or not self.tool_calls else None}
+        calls = self.tool_calls or self.function_call
+        msg: dict[str, Any] = {"role": self.role, "content": "".join(self.content) if self.content or not calls else None}
         if self.refusal:
             msg["refusal"] = "".join(self.refusal)
         if self.reasoning:
@@ -257,6 +257,19 @@ def accumulator_for(event_type: type | None) -> Accumulator:
     return factory() if factory is not None else Accumulator()
 
 
+class EndsAtEOF:
+    """A parser for a stream that is complete when its body ends cleanly (Gemini's
+    have no terminating event): wraps ``parse`` and says so to :func:`iter_events`."""
+
+    ends_at_eof = True
+
+    def __init__(self, parse: Callable[[SSEEvent], Any]) -> None:
+        self._parse = parse
+
+    def __call__(self, event: SSEEvent) -> Any:
+        return self._parse(event)
+
+
 def parse_json_event(event: SSEEvent) -> Any:
     """Decode an SSE payload as JSON or raise a StreamError that carries it."""
     try:
@@ -303,7 +316,7 @@ def iter_events(
                     yield item
         except UnicodeDecodeError as exc:
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
-        if not accumulator.complete(saw_done):
+        if not (accumulator.complete(saw_done) or getattr(parse, "ends_at_eof", False)):
             raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
     except APIError as exc:
         exc.received = accumulator.received()

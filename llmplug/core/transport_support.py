@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from .errors import APIConnectionError, APIError, APITimeoutError, StreamError
 from .http import REDACTED, SENSITIVE_HEADERS, Headers, Request
-from .logs import SENSITIVE_QUERY_PARAMS, redact_url
+from .http import SENSITIVE_QUERY_PARAMS, redact_url
 
 __all__ = [
     "ACCEPT_ENCODING",

@@ -74,7 +74,7 @@ from llmplug.core.operations import get_operation
 from llmplug.core.retry import parse_retry_after
 from llmplug.core.specs import ProviderSpec
 from llmplug.core.sse import SSEEvent
-from llmplug.core.streaming import DONE, SKIP, parse_json_event
+from llmplug.core.streaming import DONE, SKIP, EndsAtEOF, parse_json_event
 from llmplug.providers.openai import build_openai_request, parse_openai_event
 
 FAMILY = "gemini"
@@ -1062,7 +1062,7 @@ def _json_events(event: SSEEvent) -> Any:
 @hookimpl(trylast=True)
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
     if provider.family == FAMILY:
-        return ChunkParser() if operation == "chat.create" else _json_events
+        return ChunkParser() if operation == "chat.create" else EndsAtEOF(_json_events)
     if provider.family == OPENAI_FAMILY:
         if operation == "chat.create":
             return OpenAIChunkParser()

@@ -258,8 +258,6 @@ def _assistant_message(choice: Choice) -> Message:
     for key in ("tool_calls", "function_call"):
         if raw.get(key):
             message[key] = copy.deepcopy(raw[key])
-    if message["content"] == "" and len(message) > 2:
-        message["content"] = None  # a streamed call carries no text: null, as unstreamed
     return message
 
 

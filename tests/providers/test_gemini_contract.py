@@ -531,8 +531,6 @@ def test_unsupported_operations(api, call, operation, hint):
     assert api.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="core: a generic stream (operation 'request') is complete only after [DONE]; "
-                                       "Gemini's streams end when the connection closes")
 def test_request_stream_ends_with_the_connection(api):
     client = llmplug.new("gemini", api_key=TEST_KEY, base_url=api.url + "/v1beta")
     events = []
