@@ -26,7 +26,14 @@ from llmplug.testing import FakeAPI
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 BODY = json.dumps({"model": "gpt-4.1", "messages": MESSAGES}).encode()
 STREAM_BODY = json.dumps({"model": "gpt-4.1", "messages": MESSAGES, "stream": True}).encode()
-HEADERS = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json", "Accept": "application/json"}
+# The headers llmplug sends, so the server does the same work for both sides.
+HEADERS = {
+    "Authorization": "Bearer sk-bench",
+    "Content-Type": "application/json",
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": "llmplug/0.1",
+}
 CHUNKS = 1000
 
 
@@ -159,13 +166,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with FakeAPI() as api:
-        api.queue("POST", "/v1/chat/completions", json=completion(), times=None)
-        plain = api.url + "/plain/v1"
         api.queue("POST", "/plain/v1/chat/completions", json=completion(), times=None)
         api.queue("POST", "/stream/v1/chat/completions", events=chunk_events(), times=None)
         print(f"{'transport':<10} {'what':<22} {'raw':>12} {'llmplug':>12} {'ratio':>7}")
         for name in args.transports.split(","):
-            results = {}
             for what, path in (("requests/s", "/plain/v1"), ("chunks/s (1k stream)", "/stream/v1")):
                 base = api.url + path
                 raw_call, raw_stream, raw_close = RAW[name](base)
@@ -181,9 +185,7 @@ def main() -> None:
                     best_raw = max(best_raw, pair[0]())
                     best_ours = max(best_ours, pair[1]())
                 raw_close(), our_close()
-                results[what] = (best_raw, best_ours)
                 print(f"{name:<10} {what:<22} {best_raw:>12,.0f} {best_ours:>12,.0f} {best_ours / best_raw:>7.2f}")
-        del plain
 
 
 if __name__ == "__main__":

@@ -197,7 +197,8 @@ class Dispatcher:
         except APIError as exc:
             exc.provider = exc.provider or self.provider.name
             raise
-        logger.info("%s %s -> %d", request.method, redact_url(request.url), response.status_code)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("%s %s -> %d", request.method, redact_url(request.url), response.status_code)
         if deadline is not None:
             response.stream = DeadlineStream(response.stream, deadline, limits.total or 0.0, request)
         return response

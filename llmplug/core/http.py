@@ -74,7 +74,9 @@ class Headers(MutableMapping[str, str]):
         return isinstance(key, str) and key.lower() in self._store
 
     def copy(self) -> Headers:
-        return Headers(self.items())
+        new = Headers.__new__(Headers)
+        new._store = dict(self._store)
+        return new
 
     def redacted(self) -> dict[str, str]:
         """The headers as a dict with secret values replaced."""
