@@ -41,7 +41,7 @@ def test_listings(capsys):
 def test_plugins_listing(capsys):
     assert main(["plugins"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "llmplug.providers.openai  (built-in)  registers: openai, openrouter, openai-compatible" in lines
+    assert "llmplug.providers.openai  (built-in)  registers: openai, openrouter, openai-compatible, gemini-openai" in lines
     assert any(line.startswith("llmplug.transports.urllib  (built-in)  registers: urllib") for line in lines)
 
 

@@ -12,6 +12,8 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
+from .errors import ConfigurationError
+from .http import Request
 from .models import Model
 
 
@@ -84,3 +86,18 @@ def query_string(params: Mapping[str, Any]) -> str:
             value = "true" if value else "false"
         items.append((key, value))
     return "?" + urlencode(items, doseq=True) if items else ""
+
+
+def generic_request(base_url: str, params: Mapping[str, Any]) -> Request:
+    """The request of ``client.request(method, path, json=..., query=...)``:
+    ``path`` relative to ``base_url``, JSON in and out. Any provider can use it."""
+    path = params["path"]
+    if path.startswith(("http://", "https://")):
+        raise ConfigurationError(f"request() takes a path relative to the base URL, not a full URL: {path!r}")
+    url = base_url + "/" + path.lstrip("/") + query_string(params.get("query") or {})
+    headers = {"Accept": "text/event-stream" if params.get("stream") else "application/json"}
+    content = None
+    if params.get("json") is not None:
+        content = encode_json(params["json"])
+        headers["Content-Type"] = "application/json"
+    return Request(params["method"], url, headers, content)

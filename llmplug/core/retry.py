@@ -6,7 +6,7 @@ import email.utils
 import random
 import time
 from collections.abc import Mapping
-from typing import Callable
+from typing import Any, Callable
 
 import attrs
 
@@ -103,3 +103,24 @@ def server_delay(error: APIError) -> float | None:
     if error.retry_after is not None:
         return error.retry_after
     return parse_retry_after(error.headers)
+
+
+def retry_info_delay(body: Any) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail of a Google error body
+    (``{"error": {"details": [{"@type": ".../google.rpc.RetryInfo", "retryDelay": "53s"}]}}``,
+    or a list of such bodies), if it has one."""
+    holder = body[0] if isinstance(body, list) and body else body
+    error = holder.get("error") if isinstance(holder, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    for detail in details if isinstance(details, list) else []:
+        if not isinstance(detail, Mapping) or not str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            continue
+        delay = detail.get("retryDelay")
+        if isinstance(delay, Mapping):  # the proto's own JSON shape, seen from some proxies
+            return float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return max(float(delay[:-1]), 0.0)
+            except ValueError:
+                return None
+    return None

@@ -1,18 +1,10 @@
-"""The Gemini provider families.
-
-``gemini``: Gemini's native v1beta REST API. OpenAI-style params and messages
-are mapped to ``generateContent`` bodies, and Gemini's responses, stream
+"""The Gemini provider ``gemini``: Gemini's native v1beta REST API. OpenAI-style
+params and messages are mapped to ``generateContent`` bodies, and Gemini's responses, stream
 events, embeddings, model lists and errors are normalised to the same core
 models the OpenAI provider returns.
 
-``gemini-openai``: Gemini's OpenAI-compatible endpoint. Requests and bodies are
-OpenAI's (the functions of :mod:`llmplug.providers.openai` are reused); only
-its quirks are handled here: a finish reason of ``"stop"`` where tool calls
-came becomes ``"tool_calls"``; tool-call deltas without ``index`` and with
-``id: ""`` are merged by the core accumulator; thought signatures
-(``tool_calls[].extra_content.google.thought_signature``) stay on the tool
-calls, so a replayed history sends them back unchanged; empty ids are kept
-as sent (Gemini answers a ``tool`` message whose ``tool_call_id`` is ``""``).
+``gemini-openai`` (Gemini's OpenAI-compatible endpoint) is in
+:mod:`llmplug.providers.openai`.
 
 Choices made for ``gemini`` (documented in the README):
 
@@ -44,13 +36,12 @@ import hashlib
 import json
 import mimetypes
 from collections.abc import Mapping
-from functools import partial
 from typing import Any, Callable
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from llmplug.core.convert import structure
 from llmplug.core.defaults import error_message
-from llmplug.core.encoding import encode_json, query_string
+from llmplug.core.encoding import encode_json, generic_request, query_string
 from llmplug.core.errors import (
     APIStatusError,
     ConfigurationError,
@@ -70,15 +61,12 @@ from llmplug.core.models import (
     ModelList,
     Usage,
 )
-from llmplug.core.operations import get_operation
-from llmplug.core.retry import parse_retry_after
+from llmplug.core.retry import parse_retry_after, retry_info_delay
 from llmplug.core.specs import ProviderSpec
 from llmplug.core.sse import SSEEvent
 from llmplug.core.streaming import DONE, SKIP, EndsAtEOF, parse_json_event
-from llmplug.providers.openai import build_openai_request, parse_openai_event
 
 FAMILY = "gemini"
-OPENAI_FAMILY = "gemini-openai"
 GEMINI_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 #: Prefix of the tool-call ids made up for ``functionCall`` parts that carry none.
 GENERATED_ID_PREFIX = "gencall_"
@@ -94,18 +82,7 @@ PROVIDERS = (
         defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
         description="Google Gemini's native API (v1beta), normalised to the OpenAI-shaped core models",
     ),
-    ProviderSpec(
-        name="gemini-openai",
-        family=OPENAI_FAMILY,
-        base_url="https://generativelanguage.googleapis.com/v1beta/openai",
-        api_key_env=GEMINI_ENV,
-        default_model="gemini-2.5-flash",
-        defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
-        description="Gemini's OpenAI-compatible endpoint",
-    ),
 )
-
-_FAMILIES = (FAMILY, OPENAI_FAMILY)
 
 #: What to use instead, for operations Gemini's native API has no equivalent of.
 _RESPONSES_HINT = (
@@ -136,12 +113,6 @@ UNSUPPORTED: dict[str, str] = {
     "responses.cancel": _RESPONSES_HINT,
 }
 #: Operations Gemini's OpenAI-compatible endpoint does not serve.
-UNSUPPORTED_OPENAI: dict[str, str] = {
-    op: hint
-    for op, hint in UNSUPPORTED.items()
-    if op.startswith("responses.") or op in ("completions.create", "moderations.create")
-}
-
 # ---------------------------------------------------------------- request mapping tables
 
 #: OpenAI chat params -> ``generationConfig`` fields, values passed as given.
@@ -229,7 +200,7 @@ def build_gemini_request(provider: ProviderSpec, operation: str, params: dict[st
     if operation in UNSUPPORTED:
         raise UnsupportedOperationError(f"provider {provider.name!r} has no {operation!r}: {UNSUPPORTED[operation]}")
     if operation == "request":
-        return build_openai_request(provider, operation, params)  # a path under base_url, JSON in and out
+        return generic_request(provider.base_url or "", params)
     if operation == "chat.create":
         model = _required_model(provider, params, operation)
         stream = bool(params.pop("stream", False))
@@ -939,29 +910,13 @@ def parse_gemini_response(operation: str, data: Any, response: Response) -> Any:
 # ================================================================ errors
 
 
-def retry_delay(details: Any) -> float | None:
-    """Seconds from a ``google.rpc.RetryInfo`` detail (``"53s"``, ``"1.5s"``), if any."""
-    for detail in details if isinstance(details, list) else []:
-        if not isinstance(detail, Mapping) or not str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            continue
-        delay = detail.get("retryDelay")
-        if isinstance(delay, Mapping):  # the proto's own JSON shape, seen from some proxies
-            return float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9
-        if isinstance(delay, str) and delay.endswith("s"):
-            try:
-                return max(float(delay[:-1]), 0.0)
-            except ValueError:
-                return None
-    return None
-
-
 def parse_gemini_error(provider: ProviderSpec, response: Response, body: Any) -> APIStatusError:
     """A Google error body (``{"error": {code, message, status, details}}``, or a
     list of them as the OpenAI-compatible endpoint sends) as the typed error;
     ``RetryInfo.retryDelay`` becomes ``retry_after``."""
     holder = body[0] if isinstance(body, list) and body and isinstance(body[0], Mapping) else body
     error = holder.get("error") if isinstance(holder, Mapping) else None
-    delay = retry_delay(error.get("details")) if isinstance(error, Mapping) else None
+    delay = retry_info_delay(body)
     if delay is None:
         delay = parse_retry_after(response.headers)
     message = error_message(holder, f"HTTP {response.status_code}")
@@ -979,77 +934,26 @@ def parse_gemini_error(provider: ProviderSpec, response: Response, body: Any) ->
     )
 
 
-# ================================================================ gemini-openai quirks
-
-
-def build_gemini_openai_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:
-    if operation in UNSUPPORTED_OPENAI:
-        raise UnsupportedOperationError(
-            f"provider {provider.name!r} has no {operation!r}: {UNSUPPORTED_OPENAI[operation]}"
-        )
-    return build_openai_request(provider, operation, params)
-
-
-def fix_tool_finish(completion: Any) -> Any:
-    """``finish_reason="stop"`` on a choice that made tool calls -> ``"tool_calls"``
-    (on the model; ``.raw`` keeps what the server sent)."""
-    if isinstance(completion, ChatCompletion):
-        for choice in completion.choices:
-            if choice.finish_reason == "stop" and choice.message.tool_calls:
-                choice.finish_reason = "tool_calls"
-    return completion
-
-
-class OpenAIChunkParser:
-    """OpenAI chunk parsing plus the finish-reason fix, per stream."""
-
-    def __init__(self) -> None:
-        self.with_calls: set[int] = set()
-
-    def __call__(self, event: SSEEvent) -> Any:
-        chunk = parse_openai_event(ChatCompletionChunk, event)
-        if isinstance(chunk, ChatCompletionChunk):
-            for choice in chunk.choices:
-                if choice.delta.tool_calls:
-                    self.with_calls.add(choice.index)
-                if choice.finish_reason == "stop" and choice.index in self.with_calls:
-                    choice.finish_reason = "tool_calls"
-        return chunk
-
-
 # ================================================================ hooks
 
 
 @hookimpl(trylast=True)
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
-    if provider.family == FAMILY:
-        return build_gemini_request(provider, operation, params)
-    if provider.family == OPENAI_FAMILY:
-        return build_gemini_openai_request(provider, operation, params)
-    return None
+    return build_gemini_request(provider, operation, params) if provider.family == FAMILY else None
 
 
 @hookimpl(trylast=True)
 def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
-    if provider.family == FAMILY:
-        if api_key:
-            request.headers["x-goog-api-key"] = api_key
-        return request
-    if provider.family == OPENAI_FAMILY:
-        if api_key:
-            request.headers["Authorization"] = f"Bearer {api_key}"
-        return request
-    return None
+    if provider.family != FAMILY:
+        return None
+    if api_key:
+        request.headers["x-goog-api-key"] = api_key
+    return request
 
 
 @hookimpl(trylast=True)
 def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
-    if provider.family == FAMILY:
-        return parse_gemini_response(operation, data, response)
-    if provider.family == OPENAI_FAMILY:
-        model = get_operation(operation).result
-        return data if model is None else fix_tool_finish(structure(data, model))
-    return None
+    return parse_gemini_response(operation, data, response) if provider.family == FAMILY else None
 
 
 def _json_events(event: SSEEvent) -> Any:
@@ -1061,13 +965,9 @@ def _json_events(event: SSEEvent) -> Any:
 
 @hookimpl(trylast=True)
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
-    if provider.family == FAMILY:
-        return ChunkParser() if operation == "chat.create" else EndsAtEOF(_json_events)
-    if provider.family == OPENAI_FAMILY:
-        if operation == "chat.create":
-            return OpenAIChunkParser()
-        return partial(parse_openai_event, get_operation(operation).event)
-    return None
+    if provider.family != FAMILY:
+        return None
+    return ChunkParser() if operation == "chat.create" else EndsAtEOF(_json_events)
 
 
 @hookimpl(trylast=True)
@@ -1080,14 +980,11 @@ def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, 
 
 @hookimpl(trylast=True)
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
-    if provider.family in _FAMILIES:
-        return parse_gemini_error(provider, response, body)
-    return None
+    return parse_gemini_error(provider, response, body) if provider.family == FAMILY else None
 
 
 __all__ = [
     "FAMILY",
-    "OPENAI_FAMILY",
     "PROVIDERS",
     "build_gemini_request",
     "chat_body",
@@ -1097,5 +994,4 @@ __all__ = [
     "map_tools",
     "model_resource",
     "parse_gemini_error",
-    "retry_delay",
 ]

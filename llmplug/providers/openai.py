@@ -1,8 +1,16 @@
-"""The OpenAI provider family: ``openai``, ``openrouter`` and ``openai-compatible``
-(Ollama, vLLM, llama.cpp...). It maps operations to OpenAI's REST paths and
-normalises bodies, events and errors; it does no I/O. Gemini's OpenAI-compatible
-endpoint (``gemini-openai``) reuses these functions from
-:mod:`llmplug.providers.gemini`, which handles its quirks.
+"""The OpenAI provider family: ``openai``, ``openrouter``, ``openai-compatible``
+(Ollama, vLLM, llama.cpp...) and ``gemini-openai`` (Gemini's OpenAI-compatible
+endpoint). It maps operations to OpenAI's REST paths and normalises bodies,
+events and errors; it does no I/O.
+
+A provider's quirks are options of its spec, so every name shares one code path:
+``unsupported_operations`` maps an operation to what to use instead, and
+``stop_means_tool_calls`` turns a ``"stop"`` finish reason on a choice that
+made tool calls into ``"tool_calls"`` (Gemini's endpoint streams it so).
+Gemini's other quirks are handled in core: tool-call deltas without ``index``
+or with ``id: ""`` merge in the accumulator, and extra fields such as thought
+signatures (``extra_content.google.thought_signature``) stay on the tool call,
+so a replayed history sends them back unchanged.
 """
 
 from __future__ import annotations
@@ -11,10 +19,11 @@ from functools import partial
 from typing import Any, Callable
 
 from llmplug.core.convert import structure
-from llmplug.core.encoding import encode_json, encode_multipart, path_segment, query_string
+from llmplug.core.encoding import encode_json, encode_multipart, generic_request, path_segment, query_string
 from llmplug.core.errors import ConfigurationError, StreamError, UnsupportedOperationError
 from llmplug.core.hookspecs import hookimpl
 from llmplug.core.http import Request, Response
+from llmplug.core.models import ChatCompletion, ChatCompletionChunk
 from llmplug.core.operations import get_operation
 from llmplug.core.specs import ProviderSpec
 from llmplug.core.sse import SSEEvent
@@ -75,6 +84,30 @@ PROVIDERS = (
         requires_key=False,
         description="any OpenAI-compatible server (Ollama, vLLM, llama.cpp...): base_url required, key optional",
     ),
+    ProviderSpec(
+        name="gemini-openai",
+        family=FAMILY,
+        base_url="https://generativelanguage.googleapis.com/v1beta/openai",
+        api_key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        default_model="gemini-2.5-flash",
+        defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
+        options={
+            "stop_means_tool_calls": True,
+            "unsupported_operations": {
+                **dict.fromkeys(
+                    ("responses.create", "responses.retrieve", "responses.delete", "responses.cancel"),
+                    "the Responses API is OpenAI's: use create_chat_completion() or new_chat_session(), "
+                    "or the 'openai' provider",
+                ),
+                "completions.create": "Gemini has no legacy text completions: use create_chat_completion()",
+                "moderations.create": (
+                    "Gemini has no moderation endpoint: read the safety ratings of the 'gemini' provider's "
+                    "chat completions, or use the 'openai' provider"
+                ),
+            },
+        },
+        description="Gemini's OpenAI-compatible endpoint",
+    ),
 )
 
 
@@ -87,8 +120,11 @@ def llmplug_register_providers(register: Any) -> None:
 def build_openai_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:
     """Map an operation to an OpenAI-style request against ``provider.base_url``."""
     params = dict(params)
+    instead = provider.options.get("unsupported_operations", {}).get(operation)
+    if instead:
+        raise UnsupportedOperationError(f"provider {provider.name!r} has no {operation!r}: {instead}")
     if operation == "request":
-        return _generic_request(provider, params)
+        return generic_request(provider.base_url or "", params)
     try:
         method, template = ROUTES[operation]
     except KeyError:
@@ -123,20 +159,6 @@ def _placeholders(template: str) -> list[str]:
     return [part[1:-1] for part in template.split("/") if part.startswith("{")]
 
 
-def _generic_request(provider: ProviderSpec, params: dict[str, Any]) -> Request:
-    path = params.pop("path")
-    if path.startswith(("http://", "https://")):
-        raise ConfigurationError(f"request() takes a path relative to the base URL, not a full URL: {path!r}")
-    url = provider.base_url + "/" + path.lstrip("/") + query_string(params.pop("query", {}))
-    headers = {"Accept": "text/event-stream" if params.get("stream") else "application/json"}
-    body = params.get("json")
-    content = None
-    if body is not None:
-        content = encode_json(body)
-        headers["Content-Type"] = "application/json"
-    return Request(params["method"], url, headers, content)
-
-
 @hookimpl(trylast=True)
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
     if provider.family != FAMILY:
@@ -158,7 +180,12 @@ def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, re
     if provider.family != FAMILY:
         return None
     model = get_operation(operation).result
-    return data if model is None else structure(data, model)
+    result = data if model is None else structure(data, model)
+    if provider.options.get("stop_means_tool_calls") and isinstance(result, ChatCompletion):
+        for choice in result.choices:
+            if choice.finish_reason == "stop" and choice.message.tool_calls:
+                choice.finish_reason = "tool_calls"
+    return result
 
 
 def parse_openai_event(model: type | None, event: SSEEvent) -> Any:
@@ -188,4 +215,24 @@ def _stream_error_message(data: dict[str, Any]) -> str:
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
     if provider.family != FAMILY:
         return None
+    if operation == "chat.create" and provider.options.get("stop_means_tool_calls"):
+        return ToolFinishChunkParser()
     return partial(parse_openai_event, get_operation(operation).event)
+
+
+class ToolFinishChunkParser:
+    """Chat chunks for one stream, with ``"stop"`` after tool calls made ``"tool_calls"``
+    (on the model; ``.raw`` keeps what the server sent)."""
+
+    def __init__(self) -> None:
+        self.with_calls: set[int] = set()
+
+    def __call__(self, event: SSEEvent) -> Any:
+        chunk = parse_openai_event(ChatCompletionChunk, event)
+        if isinstance(chunk, ChatCompletionChunk):
+            for choice in chunk.choices:
+                if choice.delta.tool_calls:
+                    self.with_calls.add(choice.index)
+                if choice.finish_reason == "stop" and choice.index in self.with_calls:
+                    choice.finish_reason = "tool_calls"
+        return chunk

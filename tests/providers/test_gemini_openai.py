@@ -27,7 +27,7 @@ def compat(api, transport):
 
 def test_provider_spec():
     spec = llmplug.new("gemini-openai", api_key="k").provider
-    assert spec.family == "gemini-openai" and spec.default_model == "gemini-2.5-flash"
+    assert spec.family == "openai" and spec.default_model == "gemini-2.5-flash"
     assert spec.base_url == "https://generativelanguage.googleapis.com/v1beta/openai"
 
 
