@@ -36,7 +36,7 @@ import hashlib
 import json
 import mimetypes
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from llmplug.core.convert import structure
@@ -67,6 +67,7 @@ from llmplug.core.sse import SSEEvent
 from llmplug.core.streaming import DONE, SKIP, EndsAtEOF, parse_json_event
 
 FAMILY = "gemini"
+T = TypeVar("T")
 GEMINI_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 #: Prefix of the tool-call ids made up for ``functionCall`` parts that carry none.
 GENERATED_ID_PREFIX = "gencall_"
@@ -773,16 +774,21 @@ def completion_from_gemini(data: Any) -> ChatCompletion:
             {"index": 0, "message": {"role": "assistant", "content": None, "refusal": blocked},
              "finish_reason": "content_filter", "logprobs": None}
         )
+    return _openai_shaped(data, choices, ChatCompletion)
+
+
+def _openai_shaped(data: Mapping[str, Any], choices: list[dict[str, Any]], cls: type[T]) -> T:
+    """A completion or chunk model from Gemini's ``data``, its ``.raw`` the original JSON."""
     shaped = {
         "id": data.get("responseId"),
-        "object": "chat.completion",
+        "object": "chat.completion.chunk" if cls is ChatCompletionChunk else "chat.completion",
         "created": None,
         "model": data.get("modelVersion"),
         "choices": choices,
         "usage": usage(data.get("usageMetadata")),
     }
-    result = structure(shaped, ChatCompletion)
-    result.raw = data
+    result = structure(shaped, cls)
+    result.raw = data  # type: ignore[attr-defined]
     return result
 
 
@@ -842,17 +848,7 @@ class ChunkParser:
         if blocked and not choices:
             delta = {"role": "assistant", "refusal": blocked}
             choices.append({"index": 0, "delta": delta, "finish_reason": "content_filter"})
-        shaped = {
-            "id": data.get("responseId"),
-            "object": "chat.completion.chunk",
-            "created": None,
-            "model": data.get("modelVersion"),
-            "choices": choices,
-            "usage": usage(data.get("usageMetadata")),
-        }
-        chunk = structure(shaped, ChatCompletionChunk)
-        chunk.raw = data
-        return chunk
+        return _openai_shaped(data, choices, ChatCompletionChunk)
 
 
 def embeddings_from_gemini(data: Any, model: str | None) -> EmbeddingList:

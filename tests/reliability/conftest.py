@@ -5,10 +5,9 @@ debug log line shows the API key."""
 from __future__ import annotations
 
 import logging
-import shutil
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,18 +65,8 @@ def client(fault: FaultServer, make_client: Callable[..., llmplug.Client]) -> ll
 
 
 @pytest.fixture(scope="session")
-def tls_context(tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    """A server TLS context with a self-signed certificate for 127.0.0.1 (needs openssl)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl command not found")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
+def tls_context(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
+    """A server TLS context with the self-signed certificate of ``tls_files``."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context.load_cert_chain(*tls_files)
     return context

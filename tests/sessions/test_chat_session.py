@@ -11,6 +11,7 @@ import llmplug
 from llmplug.core.models import TextChunk, ToolCallDelta
 from llmplug.sessions import ChatSession, InvalidMessageError, ResponsesChatSession, tool_declaration
 from tests.conftest import TEST_KEY
+from tests.sessions.support import Recorder
 
 SYSTEM = {"role": "system", "content": "You are an artist who likes colors"}
 WEATHER = {
@@ -68,20 +69,6 @@ def tool_call_message(*calls: tuple[str, str, str]) -> dict:
             {"id": cid, "type": "function", "function": {"name": name, "arguments": args}} for cid, name, args in calls
         ],
     }
-
-
-class Recorder:
-    """A stream callback that keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[TextChunk, dict]] = []
-
-    def __call__(self, chunk: TextChunk, raw: dict) -> None:
-        self.calls.append((chunk, raw))
-
-    @property
-    def text(self) -> str:
-        return "".join(str(c) for c, _ in self.calls)
 
 
 # ---------------------------------------------------------------- construction

@@ -12,6 +12,7 @@ from llmplug.core.models import OutputItem, Response, TextChunk
 from llmplug.sessions import InvalidMessageError, ResponsesChatSession
 from llmplug.testing.openai_api import PNG_B64
 from tests.conftest import TEST_KEY
+from tests.sessions.support import Recorder
 
 WEATHER = {
     "type": "function",
@@ -20,20 +21,6 @@ WEATHER = {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
 RESPONSES = ("POST", "/v1/responses")
-
-
-class Recorder:
-    """A stream callback that keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[TextChunk, dict]] = []
-
-    def __call__(self, chunk: TextChunk, raw: dict) -> None:
-        self.calls.append((chunk, raw))
-
-    @property
-    def text(self) -> str:
-        return "".join(str(c) for c, _ in self.calls)
 
 
 def message_item(text: str) -> dict:
