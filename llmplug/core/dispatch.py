@@ -205,11 +205,10 @@ class Dispatcher:
 
     def _status_error(self, operation: str, response: Response) -> APIStatusError:
         raw = response.read()
-        body: Any = _decode_text(raw)
         try:
-            body = json.loads(raw)
-        except ValueError:
-            pass
+            body: Any = json.loads(raw)
+        except ValueError:  # an HTML or text error page: keep its text
+            body = _decode_text(raw)
         return self.plugins.parse_error(self.provider, operation, response, body)
 
     def _give_up(self, exc: APIError) -> ApiResult:

@@ -165,7 +165,7 @@ class BytesStream:
             yield self._data
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the bytes are in memory."""
 
 
 @attrs.define(repr=False)

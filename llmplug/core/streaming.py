@@ -364,7 +364,7 @@ class Stream(Generic[T]):
     def until_done(self) -> Any:
         """Read the rest of the stream and return the assembled result."""
         for _ in self:
-            pass
+            continue
         return self.final
 
     @property

@@ -22,7 +22,7 @@ class InvalidMessageError(ConfigurationError):
 
 
 def _noop(*_: Any) -> None:
-    pass
+    """A stream callback that ignores what it is given."""
 
 
 def check_result(result: Any, model: type, client: Any) -> Any:
