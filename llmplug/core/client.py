@@ -17,7 +17,7 @@ import attrs
 
 from .dispatch import ApiResult, Dispatcher
 from .errors import ConfigurationError, MissingAPIKeyError
-from .http import Timeout, Transport
+from .http import NOT_GIVEN, Timeout, Transport, redact_url
 from .models import ChatCompletionChunk, TextChunk
 from .plugins import PluginManager, default_plugin_manager
 from .retry import RetryPolicy
@@ -46,6 +46,8 @@ def split_call_args(opts: Any, callback: Any, params: dict[str, Any]) -> tuple[d
 def _merge(opts: Any, callback: Callback | None, params: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
     merged, callback = split_call_args(opts, callback, params)
     if callback is not None:
+        if merged.get("stream") is False:
+            raise TypeError("a stream callback was given with stream=False: drop one of them")
         merged.setdefault("stream", True)
     return merged, callback
 
@@ -68,7 +70,7 @@ class Client:
         api_key: str | None = None,
         base_url: str | None = None,
         transport: str | Transport | None = None,
-        timeout: Timeout | float | None = None,
+        timeout: Timeout | float | None = NOT_GIVEN,
         max_retries: int = 2,
         raise_for_status: bool = True,
         default_model: str | None = None,
@@ -84,23 +86,27 @@ class Client:
         self.plugins = plugins.load() if plugins is not None else default_plugin_manager()
         spec = self.plugins.provider(provider)
         key = api_key if api_key is not None else _first_env(spec.api_key_env)
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"api_key must be a string, not {type(key).__name__}")
+        if key and not (key.isascii() and key.isprintable() and " " not in key):
+            raise ConfigurationError(
+                f"the API key for {spec.name!r} holds a space, newline, control or non-ASCII character: "
+                "check it was copied whole (e.g. no trailing newline from a file); the key is not shown"
+            )
         if spec.requires_key and not key:
             where = " or ".join(spec.api_key_env) or "api_key"
             raise MissingAPIKeyError(
                 f"provider {spec.name!r} needs an API key: pass api_key=... or set {where}"
             )
-        url = base_url or _first_env(spec.base_url_env) or spec.base_url
-        if not url:
-            raise ConfigurationError(f"provider {spec.name!r} needs base_url=..., e.g. 'http://127.0.0.1:11434/v1'")
-        if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"base_url must start with http:// or https://, not {url!r}")
+        url = _check_base_url(base_url or _first_env(spec.base_url_env) or spec.base_url, spec.name)
         self.provider: ProviderSpec = attrs.evolve(
             spec,
-            base_url=url.rstrip("/"),
+            base_url=url,
             default_model=default_model or spec.default_model,
             options={**spec.options, **options},
         )
         policy = retry if retry is not None else RetryPolicy()
+        self._closed = False
         self._dispatch = Dispatcher(
             plugins=self.plugins,
             provider=self.provider,
@@ -132,6 +138,8 @@ class Client:
 
     def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None) -> Any:
         """Run any operation through dispatch (what every method below does)."""
+        if self._closed:
+            raise ConfigurationError("this client is closed: make a new one with llmplug.new(...)")
         call_opts = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
         if "max_retries" in call_opts:
             _check_retries(call_opts["max_retries"])
@@ -140,7 +148,8 @@ class Client:
         return self._dispatch.call(operation, params, callback=callback, **call_opts)
 
     def close(self) -> None:
-        """Close the transport's connections."""
+        """Close the transport's connections; the client cannot be used after."""
+        self._closed = True
         self._dispatch.close()
 
     def __enter__(self) -> Client:
@@ -150,7 +159,10 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<llmplug.Client provider={self.provider.name!r} base_url={self.base_url!r} transport={self.transport.name!r}>"
+        return (
+            f"<llmplug.Client provider={self.provider.name!r} base_url={redact_url(self.base_url)!r} "
+            f"transport={self.transport.name!r}>"
+        )
 
     # ------------------------------------------------------------ chat completions
 
@@ -330,6 +342,22 @@ class Client:
             return self.session_classes[kind]
         except KeyError:
             raise ConfigurationError(f"no {kind!r} session class is registered; import llmplug.sessions") from None
+
+
+def _check_base_url(url: str | None, provider: str) -> str:
+    """``url`` without surrounding spaces or a trailing slash, or a ConfigurationError."""
+    url = (url or "").strip()
+    if not url:
+        raise ConfigurationError(f"provider {provider!r} needs base_url=..., e.g. 'http://127.0.0.1:11434/v1'")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise ConfigurationError(f"base_url must be an http:// or https:// URL, not {redact_url(url)!r}")
+    if "?" in rest or "#" in rest:
+        raise ConfigurationError(
+            f"base_url must not carry a query string or fragment ({redact_url(url)!r}): "
+            "pass query parameters per call or through the provider's options"
+        )
+    return f"{scheme.lower()}://{rest}".rstrip("/")
 
 
 def _check_retries(value: Any) -> None:

@@ -16,7 +16,19 @@ from typing import Any
 import attrs
 
 from .errors import APIError, APIResponseValidationError, APIStatusError, APITimeoutError
-from .http import REDACTED, ByteStream, Headers, Request, Response, Secret, Timeout, Transport, redact_url
+from .http import (
+    NOT_GIVEN,
+    REDACTED,
+    ByteStream,
+    Headers,
+    Request,
+    Response,
+    Secret,
+    Timeout,
+    Transport,
+    check_headers,
+    redact_url,
+)
 from .logs import logger
 from .operations import get_operation
 from .plugins import PluginManager
@@ -77,7 +89,7 @@ class Dispatcher:
         params: dict[str, Any],
         *,
         callback: Callable[[Any], None] | None = None,
-        timeout: Timeout | float | None = None,
+        timeout: Timeout | float | None = NOT_GIVEN,
         max_retries: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> ApiResult | Stream[Any]:
@@ -90,7 +102,7 @@ class Dispatcher:
         the whole call: every attempt, every wait between them and the body.
         """
         stream = bool(params.get("stream"))
-        limits = Timeout.coerce(timeout) if timeout is not None else self.timeout
+        limits = self.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
         retries = self.retry.max_retries if max_retries is None else max_retries
         deadline = None if limits.total is None else time.monotonic() + limits.total
         attempt = 0
@@ -108,6 +120,8 @@ class Dispatcher:
                 self._finish(exc, attempt)
                 delay = self._retry_delay(operation, exc, attempt, retries, limits, deadline)
                 if delay is None:
+                    if stream and callback is None:
+                        raise exc  # a Stream cannot carry an error status: raise it even without raise_for_status
                     return self._give_up(exc)
                 self.retry.sleep(delay)
                 continue
@@ -176,6 +190,7 @@ class Dispatcher:
         request.timeout = limits
         request.extensions.setdefault("operation", operation)
         request = self.plugins.authenticate(self.provider, request, self._api_key.reveal())
+        check_headers(request.headers)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s headers=%s", request.method, redact_url(request.url), request.headers.redacted())
         response = self._send(request, deadline, limits)

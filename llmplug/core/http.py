@@ -96,6 +96,19 @@ def _check_seconds(instance: Any, attribute: attrs.Attribute, value: float | Non
         raise ConfigurationError(f"Timeout.{attribute.name} must be a positive number of seconds or None, not {value!r}")
 
 
+class _NotGiven:
+    """The default of an option whose ``None`` means something (``timeout=None``: no limit)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
+
+
 @attrs.frozen
 class Timeout:
     """Time limits in seconds; ``None`` means no limit for that phase.
@@ -117,12 +130,15 @@ class Timeout:
     total: float | None = attrs.field(default=600.0, validator=_check_seconds)
 
     @classmethod
-    def coerce(cls, value: Timeout | float | int | None) -> Timeout:
-        """Build a Timeout from a number (connect, read and total) or pass one through."""
+    def coerce(cls, value: Timeout | float | int | None | _NotGiven) -> Timeout:
+        """A Timeout from a number (connect, read and total), ``None`` (no limit at
+        all, as in httpx) or :data:`NOT_GIVEN` (the defaults); a Timeout passes through."""
         if isinstance(value, Timeout):
             return value
-        if value is None:
+        if value is NOT_GIVEN:
             return cls()
+        if value is None:
+            return cls(connect=None, read=None, total=None)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ConfigurationError(f"timeout must be a positive number of seconds or a llmplug.Timeout, not {value!r}")
         return cls(connect=float(value), read=float(value), total=float(value))
@@ -143,6 +159,21 @@ class Request:
     def __repr__(self) -> str:
         size = 0 if self.content is None else len(self.content)
         return f"<Request {self.method} {redact_url(self.url)} headers={self.headers.redacted()} content={size} bytes>"
+
+
+def check_headers(headers: Headers) -> None:
+    """Raise ConfigurationError for a header no transport could send: a value that
+    is not a string, or that holds a control or non-ASCII character (the value
+    itself is never shown: it may be a secret)."""
+    for name, value in headers.items():
+        if not isinstance(value, str):
+            raise ConfigurationError(f"header {name!r} must be a string, not {type(value).__name__}")
+        if not value.isascii() or any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in value):
+            what = "the API key" if name.lower() in SENSITIVE_HEADERS else f"header {name!r}"
+            raise ConfigurationError(
+                f"{what} holds a control, newline or non-ASCII character: check it was copied whole "
+                "(no trailing newline); the value is not shown"
+            )
 
 
 @runtime_checkable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -74,19 +75,24 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return lowered.get(name)
 
 
+def _seconds(value: float) -> float | None:
+    """A usable delay: ``None`` for NaN or infinity (the hint is ignored), never negative."""
+    return max(value, 0.0) if math.isfinite(value) else None
+
+
 def parse_retry_after(headers: Mapping[str, str] | None, now: Callable[[], float] = time.time) -> float | None:
     """The delay asked for by ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
     value = _header(headers, "retry-after-ms")
     if value is not None:
         try:
-            return max(float(value) / 1000.0, 0.0)
+            return _seconds(float(value) / 1000.0)
         except ValueError:
             pass
     value = _header(headers, "retry-after")
     if value is None:
         return None
     try:
-        return max(float(value), 0.0)
+        return _seconds(float(value))
     except ValueError:
         pass
     try:
@@ -117,10 +123,13 @@ def retry_info_delay(body: Any) -> float | None:
             continue
         delay = detail.get("retryDelay")
         if isinstance(delay, Mapping):  # the proto's own JSON shape, seen from some proxies
-            return float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9
+            try:
+                return _seconds(float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9)
+            except (TypeError, ValueError):
+                return None
         if isinstance(delay, str) and delay.endswith("s"):
             try:
-                return max(float(delay[:-1]), 0.0)
+                return _seconds(float(delay[:-1]))
             except ValueError:
                 return None
     return None

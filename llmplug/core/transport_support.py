@@ -98,7 +98,7 @@ def describe_error(exc: BaseException, ours: type[APIConnectionError], request: 
     what = "timed out" if issubclass(ours, APITimeoutError) else "connection failed"
     detail = str(exc) or repr(exc)
     for secret in _secrets(request):
-        detail = detail.replace(secret, REDACTED)
+        detail = detail.replace(secret, REDACTED).replace(repr(secret)[1:-1], REDACTED)
     return f"{what} while {action} {request.method} {redact_url(request.url)}: {type(exc).__name__}: {detail}"
 
 
@@ -126,13 +126,40 @@ def map_exceptions(table: ErrorTable, request: Request, action: str = "sending")
         error = translate(table, exc, request, action)
         if error is None:
             raise
-        raise error from exc
+        raise_translated(error, exc)
 
 
 def translate(table: ErrorTable, exc: BaseException, request: Request, action: str) -> APIConnectionError | None:
-    """Our error for the backend exception ``exc`` (``None`` if ``table`` does not list it)."""
+    """Our error for the backend exception ``exc`` (``None`` if ``table`` does not list it).
+
+    When the backend's own exception (or one it chains) quotes a secret, ours
+    is raised without that chain: a traceback must not show the key either.
+    """
     ours = lookup_error(table, exc)
-    return None if ours is None else ours(describe_error(exc, ours, request, action), request=request)
+    if ours is None:
+        return None
+    error = ours(describe_error(exc, ours, request, action), request=request)
+    error._llmplug_no_cause = _quotes_secret(exc, _secrets(request))  # type: ignore[attr-defined]
+    return error
+
+
+def _quotes_secret(exc: BaseException, secrets: list[str]) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = f"{current!s} {current!r} {current.args!r}"
+        if any(secret in text or repr(secret)[1:-1] in text for secret in secrets):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def raise_translated(error: APIConnectionError, exc: BaseException) -> None:
+    """Raise ``error`` chained to the backend's ``exc`` unless that would show a secret."""
+    if getattr(error, "_llmplug_no_cause", False):
+        raise error from None
+    raise error from exc
 
 
 class BackendStream:
@@ -179,7 +206,7 @@ class BackendStream:
             error = translate(self._table, exc, self._request, self._ACTION)
             if error is None:
                 raise
-            raise error from exc
+            raise_translated(error, exc)
         finally:
             self.close()
 

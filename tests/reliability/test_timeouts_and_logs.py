@@ -45,7 +45,10 @@ def test_default_timeouts_never_wait_forever():
 
 def test_a_number_sets_every_limit():
     assert Timeout.coerce(30) == Timeout(connect=30.0, read=30.0, total=30.0)
-    assert Timeout.coerce(None) == Timeout()
+    assert Timeout.coerce(llmplug.core.http.NOT_GIVEN) == Timeout()
+    assert Timeout.coerce(None) == Timeout(connect=None, read=None, total=None)  # as in httpx: no limit
+    with llmplug.new("openai", api_key=TEST_KEY, timeout=None) as client:
+        assert client.dispatcher.timeout == Timeout(connect=None, read=None, total=None)
     custom = Timeout(connect=1, read=None, total=None)
     assert Timeout.coerce(custom) is custom
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -226,11 +227,22 @@ def test_connection_refused(transport: Transport) -> None:
         transport.send(request)
     error = info.value
     assert not isinstance(error, APITimeoutError)
-    assert error.request is request and error.__cause__ is not None
+    assert error.request is request
     message = str(error)
     assert message.startswith("connection failed while sending GET http://127.0.0.1:")
     assert "/v1/x?key=[REDACTED]" in message
     assert "query-secret-1234" not in message and "sk-header-secret" not in message
+    # The backend's exception is chained unless it quotes a secret (urllib3 quotes the URL).
+    shown = "".join(traceback.format_exception(error))
+    assert "query-secret-1234" not in shown and "sk-header-secret" not in shown
+    assert (error.__cause__ is None) == (error.__suppress_context__ and "?key=" in url and transport.name == "requests")
+
+
+def test_backend_exception_is_chained_when_it_quotes_no_secret(transport: Transport) -> None:
+    request = Request("GET", f"http://127.0.0.1:{free_port()}/v1/x", headers={"Authorization": "Bearer sk-x"}, timeout=FAST)
+    with pytest.raises(APIConnectionError) as info:
+        transport.send(request)
+    assert info.value.__cause__ is not None
 
 
 def test_server_that_never_answers_times_out(transport: Transport, server: Any) -> None:
