@@ -8,6 +8,8 @@ is the stream callback, as in Lua. Per-call ``timeout``, ``max_retries`` and
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 import pathlib
 from collections.abc import Callable, Mapping
@@ -85,6 +87,7 @@ class Client:
         _check_retries(max_retries)
         self.plugins = plugins.load() if plugins is not None else default_plugin_manager()
         spec = self.plugins.provider(provider)
+        _check_options(spec, options)
         key = api_key if api_key is not None else _first_env(spec.api_key_env)
         if key is not None and not isinstance(key, str):
             raise TypeError(f"api_key must be a string, not {type(key).__name__}")
@@ -342,6 +345,20 @@ class Client:
             return self.session_classes[kind]
         except KeyError:
             raise ConfigurationError(f"no {kind!r} session class is registered; import llmplug.sessions") from None
+
+
+def _check_options(spec: ProviderSpec, options: Mapping[str, Any]) -> None:
+    if spec.user_options is None:
+        return
+    for name in options:
+        if name not in spec.user_options:
+            known = [*spec.user_options, *inspect.signature(Client.__init__).parameters]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            accepted = ", ".join(spec.user_options) or "none"
+            raise ConfigurationError(
+                f"unknown option {name!r} for provider {spec.name!r}{hint} (its extra options: {accepted})"
+            )
 
 
 def _check_base_url(url: str | None, provider: str) -> str:

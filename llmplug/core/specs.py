@@ -32,6 +32,9 @@ class ProviderSpec:
     defaults: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     #: Extra settings for the family's plugins (``new(..., **options)`` adds to them).
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The extra option names ``llmplug.new()`` accepts for this provider; any
+    #: other is refused as a likely typo. ``None`` accepts anything.
+    user_options: tuple[str, ...] | None = None
     #: Headers sent with every request of this provider.
     headers: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""

@@ -81,6 +81,7 @@ PROVIDERS = (
         base_url_env=("GEMINI_BASE_URL",),
         default_model="gemini-2.5-flash",
         defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
+        user_options=(),
         description="Google Gemini's native API (v1beta), normalised to the OpenAI-shaped core models",
     ),
 )

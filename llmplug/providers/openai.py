@@ -15,6 +15,7 @@ so a replayed history sends them back unchanged.
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any, Callable
 
@@ -65,7 +66,8 @@ PROVIDERS = (
             "completions.create": {"model": "gpt-3.5-turbo-instruct", "temperature": 0.5, "max_tokens": 600},
             "embeddings.create": {"model": "text-embedding-3-small"},
         },
-        description="OpenAI's API",
+        user_options=("organization", "project"),
+        description="OpenAI's API (options: organization=, project=; or OPENAI_ORG_ID, OPENAI_PROJECT_ID)",
     ),
     ProviderSpec(
         name="openrouter",
@@ -74,6 +76,7 @@ PROVIDERS = (
         api_key_env=("OPENROUTER_API_KEY",),
         default_model="openai/gpt-4.1",
         defaults={"embeddings.create": {"model": "openai/text-embedding-3-small"}},
+        user_options=(),
         description="OpenRouter's OpenAI-compatible API",
     ),
     ProviderSpec(
@@ -82,6 +85,7 @@ PROVIDERS = (
         base_url=None,
         api_key_env=("OPENAI_COMPATIBLE_API_KEY",),
         requires_key=False,
+        user_options=(),
         description="any OpenAI-compatible server (Ollama, vLLM, llama.cpp...): base_url required, key optional",
     ),
     ProviderSpec(
@@ -106,6 +110,7 @@ PROVIDERS = (
                 ),
             },
         },
+        user_options=(),
         description="Gemini's OpenAI-compatible endpoint",
     ),
 )
@@ -152,7 +157,18 @@ def build_openai_request(provider: ProviderSpec, operation: str, params: dict[st
             body["model"] = provider.default_model
         content = encode_json(body)
         headers["Content-Type"] = "application/json"
+    for option, env, header in _ACCOUNT_HEADERS:
+        value = provider.options.get(option) or (os.environ.get(env) if provider.name == "openai" else None)
+        if value:
+            headers[header] = value
     return Request(method, url, headers, content)
+
+
+#: OpenAI's account scoping: option, environment variable, header (as openai-python sends them).
+_ACCOUNT_HEADERS = (
+    ("organization", "OPENAI_ORG_ID", "OpenAI-Organization"),
+    ("project", "OPENAI_PROJECT_ID", "OpenAI-Project"),
+)
 
 
 def _placeholders(template: str) -> list[str]:

@@ -129,3 +129,25 @@ def test_non_finite_retry_hints_are_ignored(api, transport, hint):
         api.queue("GET", "/v1/models", status=429, headers=hint)
         assert c.models().status == 200
     assert sleeps == [0.5]
+
+
+def test_misspelt_option_is_refused_with_a_suggestion():
+    with pytest.raises(llmplug.ConfigurationError) as info:
+        llmplug.new("openai", api_key="k", timout=5)
+    assert str(info.value) == (
+        "unknown option 'timout' for provider 'openai'; did you mean 'timeout'? (its extra options: organization, project)"
+    )
+    with pytest.raises(llmplug.ConfigurationError, match="its extra options: none"):
+        llmplug.new("gemini", api_key="k", organization="o")
+
+
+def test_openai_organization_and_project_headers(api, transport, monkeypatch):
+    with llmplug.new("openai", api_key="k", base_url=api.base_url, transport=transport, organization="org-1", project="proj-1") as c:
+        c.models()
+    assert api.last_request.headers.get("OpenAI-Organization") == "org-1"
+    assert api.last_request.headers.get("OpenAI-Project") == "proj-1"
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
+    with llmplug.new("openai", api_key="k", base_url=api.base_url, transport=transport) as c:
+        c.models()
+    assert api.last_request.headers.get("OpenAI-Organization") == "org-env"
+    assert "OpenAI-Project" not in api.last_request.headers
