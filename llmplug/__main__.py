@@ -1,13 +1,16 @@
 """Command line: ``python -m llmplug chat "PROMPT"`` (also installed as ``llmplug``).
 
 ``--offline`` answers from the bundled fake API on 127.0.0.1, so it runs with
-no key and no network.
+no key and no network (so ``--provider`` and ``--base-url`` do not go with it).
+Output piped into a reader that stops early (``| head``) ends the command
+quietly, with status 141 as for a process killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,13 +23,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     chat = sub.add_parser("chat", help="send one prompt and stream the reply")
     chat.add_argument("prompt", help="what to say")
-    chat.add_argument("--provider", default="openai", help="provider name (see 'llmplug providers')")
+    chat.add_argument("--provider", help="provider name (default: openai; see 'llmplug providers')")
     chat.add_argument("--model", help="model name (default: the provider's)")
     chat.add_argument("--transport", help="httpx, requests or urllib (default: the best installed)")
     chat.add_argument("--base-url", help="API base URL (for openai-compatible servers)")
     chat.add_argument("--system", help="a system message")
     chat.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
     chat.add_argument("--offline", action="store_true", help="answer from the bundled fake API (no key, no network)")
+    chat.set_defaults(usage_parser=chat)  # for usage errors about chat's own options
     sub.add_parser("providers", help="list provider names")
     sub.add_parser("transports", help="list transport names")
     sub.add_parser("plugins", help="list loaded plugins and what they register")
@@ -36,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
 def _chat(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         options: dict[str, Any] = {"transport": args.transport}
-        provider = args.provider
+        provider = args.provider or "openai"
         if args.offline:
             from llmplug.testing import FakeAPI
 
@@ -63,8 +67,30 @@ def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The exit status after the reader of stdout went away: 128 + SIGPIPE, as a shell reports.
+BROKEN_PIPE_STATUS = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull, so that flushing it at exit raises no second BrokenPipeError
+    (the Python documentation's advice in the ``signal`` module's notes on SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by something with no file descriptor
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "chat" and args.offline:
+        given = [flag for flag, value in (("--provider", args.provider), ("--base-url", args.base_url)) if value is not None]
+        if given:
+            args.usage_parser.error(f"--offline uses the bundled fake API: it cannot be combined with {' or '.join(given)}")
     try:
         if args.command == "providers":
             print("\n".join(llmplug.providers()))
@@ -84,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `llmplug chat ... | head -c 20`: the reader is gone
+        _silence_stdout()
+        return BROKEN_PIPE_STATUS
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from llmplug.__main__ import main
@@ -49,3 +52,36 @@ def test_usage_error_exits_2():
     with pytest.raises(SystemExit) as info:
         main([])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (["--provider", "gemini"], "--provider"),
+        (["--base-url", "http://127.0.0.1:1/v1"], "--base-url"),
+        (["--provider", "openai", "--base-url", "http://127.0.0.1:1/v1"], "--provider or --base-url"),
+    ],
+)
+def test_offline_with_provider_or_base_url_is_a_usage_error(capsys, extra, named):
+    with pytest.raises(SystemExit) as info:
+        main(["chat", "--offline", *extra, "Hi"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: llmplug chat")
+    assert f"--offline uses the bundled fake API: it cannot be combined with {named}" in err
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    # A reply larger than a pipe's buffer, so the writer is still writing when the reader goes.
+    prompt = " ".join(["x" * 1000] * 100)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmplug", "chat", "--offline", prompt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.read(5) == b"You s"
+    proc.stdout.close()  # like `| head -c 5`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=30) == 141
+    assert "Traceback" not in err and "Exception ignored" not in err and err == ""

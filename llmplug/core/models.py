@@ -3,15 +3,17 @@
 Every model keeps the decoded JSON it came from in ``.raw``: fields the models
 do not name are never lost (``model["new_field"]`` and ``model.new_field`` read
 them), and a body of an unexpected shape still yields a model, with the data
-in ``.raw``. Models hold no serialisation code.
+in ``.raw``. A model also reads as a read-only mapping over ``.raw``
+(``"usage" in body``, ``dict(body)``, ``keys()``, ``items()``); it has no
+``len()``, so it is always true. Models hold no serialisation code.
 """
 
 from __future__ import annotations
 
+from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import Any
 
 import attrs
-
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -26,6 +28,35 @@ class Model:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.raw.get(key, default) if isinstance(self.raw, dict) else default
+
+    # A read-only mapping over ``.raw`` (a sequence when ``.raw`` is a list). No
+    # ``__len__`` on purpose: it would make a model with an empty body falsy.
+
+    def __contains__(self, key: object) -> bool:
+        """``key in model``: a key of ``.raw`` (an element, when ``.raw`` is a list)."""
+        raw = self.raw
+        return key in raw if isinstance(raw, (dict, list)) else False
+
+    def __iter__(self) -> Iterator[Any]:
+        """The keys of ``.raw`` (its elements, when ``.raw`` is a list)."""
+        raw = self.raw
+        return iter(raw) if isinstance(raw, (dict, list)) else iter(())
+
+    def keys(self) -> KeysView[Any]:
+        """The keys of ``.raw`` (none when it is not a dict), so ``dict(model)`` works."""
+        return self._mapping().keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The values of ``.raw`` (none when it is not a dict)."""
+        return self._mapping().values()
+
+    def items(self) -> ItemsView[Any, Any]:
+        """The ``(key, value)`` pairs of ``.raw`` (none when it is not a dict)."""
+        return self._mapping().items()
+
+    def _mapping(self) -> dict[Any, Any]:
+        raw = self.raw
+        return raw if isinstance(raw, dict) else {}
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when no attribute of that name exists: fall back to raw JSON.

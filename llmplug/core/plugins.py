@@ -196,8 +196,9 @@ class PluginManager:
         if only:
             missing = sorted(only - seen)
             if missing:
+                origin = "PluginManager(only=...)" if self._only is not None else ONLY_ENV
                 warnings.warn(
-                    f"{ONLY_ENV} names {', '.join(missing)}, but no installed llmplug plugin has that name",
+                    f"{origin} names {', '.join(missing)}, but no installed llmplug plugin has that name",
                     stacklevel=3,
                 )
 

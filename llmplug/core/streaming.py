@@ -41,6 +41,8 @@ class Accumulator:
 
     #: The event type it assembles; events of another type (a plugin's) pass by.
     event_type: type | None = None
+    #: Set by :func:`iter_events` once the stream ended complete: ``result()`` is whole.
+    finished: bool = False
 
     def add(self, event: Any) -> None:
         self.last = event
@@ -288,7 +290,8 @@ def iter_events(
     """Decode ``response``'s SSE body into models, feeding ``accumulator``.
 
     Stops at DONE without reading further; raises StreamError if the body ends
-    before the stream is complete. Always closes the response.
+    before the stream is complete. Sets ``accumulator.finished`` when it ended
+    complete. Always closes the response.
     """
     decoder = SSEDecoder()
     saw_done = False
@@ -302,14 +305,14 @@ def iter_events(
                     if item is SKIP:
                         continue
                     if item is DONE:
-                        saw_done = True
+                        accumulator.finished = saw_done = True
                         return
                     add(item)
                     yield item
             for event in decoder.flush():
                 item = parse(event)
                 if item is DONE:
-                    saw_done = True
+                    accumulator.finished = saw_done = True
                     return
                 if item is not SKIP:
                     add(item)
@@ -318,6 +321,7 @@ def iter_events(
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
         if not (accumulator.complete(saw_done) or getattr(parse, "ends_at_eof", False)):
             raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
+        accumulator.finished = True
     except APIError as exc:
         exc.received = accumulator.received()
         if exc.provider is None:
@@ -332,7 +336,8 @@ class Stream(Generic[T]):
     exhausted, on ``close()``, on leaving a ``with`` block, or on error.
 
     ``final`` is the assembled result (a ChatCompletion, a Response...) once
-    the stream is exhausted.
+    the stream was read to its end; before that, or after ``close()`` or an
+    error cut it short, reading it raises :class:`~llmplug.StreamError`.
     """
 
     def __init__(self, events: Iterator[T], response: Response, accumulator: Accumulator) -> None:
@@ -341,15 +346,27 @@ class Stream(Generic[T]):
         self._accumulator = accumulator
         self.status_code = response.status_code
         self.headers = response.headers
+        self._started = False
+        self._closed_early = False
+        self._error: BaseException | None = None
 
     def __iter__(self) -> Stream[T]:
         return self
 
     def __next__(self) -> T:
-        return next(self._events)
+        self._started = True
+        try:
+            return next(self._events)
+        except StopIteration:
+            raise
+        except Exception as exc:
+            self._error = exc
+            raise
 
     def close(self) -> None:
         """Stop reading and release the connection."""
+        if not self._accumulator.finished:
+            self._closed_early = True
         close = getattr(self._events, "close", None)
         if close is not None:
             close()
@@ -369,7 +386,22 @@ class Stream(Generic[T]):
 
     @property
     def final(self) -> Any:
-        return self._accumulator.result()
+        """The assembled result; :class:`~llmplug.StreamError` (``.received``: what
+        arrived) unless the stream was read to its end."""
+        accumulator = self._accumulator
+        if accumulator.finished:
+            return accumulator.result()
+        if self._error is not None:
+            why = f"it failed with {type(self._error).__name__}: {self._error}"
+        elif self._closed_early:
+            why = "it was closed before its end"
+        elif self._started:
+            why = "it was read only in part; read the rest, or call until_done(), first"
+        else:
+            why = "nothing was read yet; iterate it, or call until_done(), first"
+        raise StreamError(
+            f"the stream was not read to its end: {why}", received=accumulator.received(), request=self.response.request
+        ) from self._error
 
     def __repr__(self) -> str:
         request = self.response.request

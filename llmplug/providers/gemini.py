@@ -26,7 +26,7 @@ Choices made for ``gemini`` (documented in the README):
   finish reasons with no OpenAI name (``MALFORMED_FUNCTION_CALL``...) are
   kept in lower case, never turned into ``"stop"``.
 
-The provider does no I/O: ``models()`` asks for one page of 1000 models.
+The provider does no I/O: ``models()`` follows ``nextPageToken`` through every page (``llmplug_next_page``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, TypeVar
 from llmplug.core.client import split_call_args
 from llmplug.core.dispatch import ApiResult
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError, make_status_error
+from llmplug.core.models import Model
 
 Callback = Callable[..., Any]
 S = TypeVar("S", bound="Session")
@@ -19,6 +20,12 @@ S = TypeVar("S", bound="Session")
 
 class InvalidMessageError(ConfigurationError):
     """A message or input item the API would reject; the message says what is wrong."""
+
+
+def unwrap_model(value: Any) -> Any:
+    """A copy of a model's JSON (``.raw``) for a model such as ``choices[0].message``,
+    else ``value`` itself: sessions take models wherever the client does."""
+    return copy.deepcopy(value.raw) if isinstance(value, Model) else value
 
 
 def _noop(*_: Any) -> None:

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Union
 
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError
-from llmplug.core.models import ChatCompletion, ChatCompletionChunk, Choice, TextChunk, Usage
+from llmplug.core.models import ChatCompletion, ChatCompletionChunk, Choice, Model, TextChunk, Usage
 
-from .base import Callback, InvalidMessageError, Session, check_result, split_call_args
+from .base import Callback, InvalidMessageError, Session, check_result, split_call_args, unwrap_model
 
 #: The roles a chat message may have.
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -24,11 +24,15 @@ Reply = Union[str, None, Message]
 
 
 def check_message(message: Any, label: str) -> Message:
-    """``message`` as a plain dict, or :class:`InvalidMessageError` saying what is wrong."""
+    """``message`` as a plain dict, or :class:`InvalidMessageError` saying what is wrong.
+
+    A model (``completion.choices[0].message``) is taken as a copy of its ``.raw``.
+    """
+    given = message
+    message = unwrap_model(message)
     if not isinstance(message, Mapping):
-        raise InvalidMessageError(
-            f"{label} must be a dict such as {{'role': 'user', 'content': 'Hi'}}, not {type(message).__name__}"
-        )
+        what = type(given).__name__ + (f" (whose JSON is a {type(message).__name__})" if given is not message else "")
+        raise InvalidMessageError(f"{label} must be a dict such as {{'role': 'user', 'content': 'Hi'}}, not {what}")
     role = message.get("role")
     if role not in ROLES:
         found = "has no 'role'" if role is None else f"has role {role!r}"
@@ -103,14 +107,15 @@ class ChatSession(Session):
         self.last_usage: Usage | None = None
         self.last_finish_reason: str | None = None
         if messages is not None:
-            if isinstance(messages, (str, Mapping)) or not isinstance(messages, Iterable):
+            if isinstance(messages, (str, Mapping, Model)) or not isinstance(messages, Iterable):
                 raise InvalidMessageError("messages must be a list of message dicts")
             self.messages.extend(check_message(m, f"messages[{i}]") for i, m in enumerate(messages))
 
     # ------------------------------------------------------------ history
 
     def append_message(self, *messages: Any) -> None:
-        """Check each message and append them all (none if one is invalid)."""
+        """Check each message (a dict, or a model such as ``completion.choices[0].message``,
+        kept as a copy of its JSON) and append them all (none if one is invalid)."""
         checked = [
             check_message(m, "the message" if len(messages) == 1 else f"message {i + 1} of {len(messages)}")
             for i, m in enumerate(messages)
@@ -123,7 +128,7 @@ class ChatSession(Session):
 
     # ------------------------------------------------------------ requests
 
-    def send(self, message: str | Mapping[str, Any], stream_callback: Any = None, **overrides: Any) -> Reply:
+    def send(self, message: str | Mapping[str, Any] | Model, stream_callback: Any = None, **overrides: Any) -> Reply:
         """Append ``message`` (a string is a user message) and generate the reply.
 
         Returns the reply text, or the whole assistant message when it carries

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from llmplug.core.convert import structure
-from llmplug.core.models import Response, ResponseStreamEvent, TextChunk
+from llmplug.core.models import Model, Response, ResponseStreamEvent, TextChunk
 
-from .base import Callback, InvalidMessageError, Session, check_result, split_call_args
+from .base import Callback, InvalidMessageError, Session, check_result, split_call_args, unwrap_model
 
 #: Roles a message item of the input may have.
 INPUT_ROLES = ("user", "assistant", "system", "developer")
@@ -18,7 +18,8 @@ INPUT_ROLES = ("user", "assistant", "system", "developer")
 def check_input(value: Any) -> Any:
     """``value`` if the Responses API can take it as input (a string, or a list of
     messages and items), else :class:`InvalidMessageError` saying what is wrong.
-    Item types other than messages and ``function_call_output`` pass as they are."""
+    Item types other than messages and ``function_call_output`` pass as they are;
+    a model item (``response.output[0]``) is taken as a copy of its ``.raw``."""
     if isinstance(value, str):
         if not value:
             raise InvalidMessageError("input is empty: give a string or a list of messages/items")
@@ -27,10 +28,12 @@ def check_input(value: Any) -> Any:
         raise InvalidMessageError(
             f"input must be a string or a non-empty list of messages/items, not {value!r:.80}"
         )
-    for i, item in enumerate(value):
+    items = [unwrap_model(item) for item in value]
+    for i, (item, given) in enumerate(zip(items, value)):
         label = f"input[{i}]"
         if not isinstance(item, Mapping):
-            raise InvalidMessageError(f"{label} must be a dict (a message or an item), not {type(item).__name__}")
+            what = type(given).__name__ + (f" (whose JSON is a {type(item).__name__})" if isinstance(given, Model) else "")
+            raise InvalidMessageError(f"{label} must be a dict (a message or an item), not {what}")
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")
@@ -44,7 +47,7 @@ def check_input(value: Any) -> Any:
                 raise InvalidMessageError(f"{label} (function_call_output) needs 'call_id': the call it answers")
             if "output" not in item:
                 raise InvalidMessageError(f"{label} (function_call_output) needs 'output': the function's result")
-    return list(value)
+    return items
 
 
 class ResponsesChatSession(Session):

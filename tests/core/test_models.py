@@ -80,3 +80,27 @@ def test_multipart_body():
     assert b'name="purpose"\r\n\r\nbatch\r\n' in body
     assert b'name="expires_after"\r\nContent-Type: application/json\r\n\r\n{"anchor":"created_at","seconds":60}\r\n' in body
     assert b'name="file"; filename="a.jsonl"\r\n' in body and b"\r\n\r\n{}\n\r\n" in body
+
+
+def test_model_is_a_read_only_mapping_over_raw():
+    data = {"id": "x", "usage": {"total_tokens": 3}, "choices": []}
+    body = structure(data, m.ChatCompletion)
+    assert "usage" in body and "missing" not in body
+    assert list(body) == ["id", "usage", "choices"] == list(body.keys())
+    assert dict(body) == data and dict(body) is not data
+    assert list(body.values()) == list(data.values())
+    assert dict(body.items()) == data
+    assert body.get("id") == "x" and body.get("missing", 1) == 1
+    assert not hasattr(body, "__len__")
+    empty = structure({}, m.ChatCompletion)
+    assert bool(empty) is True and list(empty) == [] and dict(empty) == {}
+
+
+def test_model_over_a_list_or_odd_raw():
+    listing = structure(["a", "b"], m.ModelList)
+    assert "a" in listing and "z" not in listing
+    assert list(listing) == ["a", "b"]
+    assert list(listing.keys()) == [] and listing.get("a") is None
+    assert bool(listing) is True
+    odd = structure("text", m.ModelList)
+    assert "t" not in odd and list(odd) == [] and bool(odd) is True

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+import llmplug
 from llmplug.core.convert import structure
+from llmplug.core.http import BytesStream, Headers, Request, Response
 from llmplug.core.models import ChatCompletionChunk
-from llmplug.core.streaming import ChatAccumulator
+from llmplug.core.sse import SSEEvent
+from llmplug.core.streaming import DONE, ChatAccumulator, Stream, iter_events
 
 
 def assemble(*chunks: dict):
@@ -71,3 +78,79 @@ def test_incomplete_stream_is_reported():
     assert not acc.complete(saw_done=False)
     assert acc.complete(saw_done=True)
     assert acc.received() == "par"
+
+
+# ---------------------------------------------------------------- Stream.final
+
+
+def parse_chat(event: SSEEvent):
+    return DONE if event.data == "[DONE]" else structure(json.loads(event.data), ChatCompletionChunk)
+
+
+def open_stream(*texts: str, done: bool = True) -> Stream:
+    """A Stream over an in-memory SSE body: one chunk per text, then a finish chunk and [DONE]."""
+    events = [{"id": "c1", "choices": [{"index": 0, "delta": {"content": t}}]} for t in texts]
+    if done:
+        events.append({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + ("data: [DONE]\n\n" if done else "")
+    request = Request("POST", "https://api.example/v1/chat/completions")
+    response = Response(200, Headers({"content-type": "text/event-stream"}), BytesStream(body.encode()), request)
+    accumulator = ChatAccumulator()
+    return Stream(iter_events(response, parse_chat, accumulator, provider="test"), response, accumulator)
+
+
+def test_final_after_the_whole_stream():
+    stream = open_stream("Hel", "lo")
+    assert "".join(str(c) for c in stream) == "Hello"
+    assert stream.final.content == "Hello"
+    stream.close()  # closing a finished stream keeps its result
+    assert stream.final.choices[0].finish_reason == "stop"
+    assert open_stream("Hi").until_done().content == "Hi"
+
+
+def test_final_before_reading_raises():
+    stream = open_stream("Hel", "lo")
+    with pytest.raises(llmplug.StreamError, match=r"^the stream was not read to its end: nothing was read yet") as info:
+        stream.final
+    assert info.value.received == ""
+    assert stream.until_done().content == "Hello"  # the advice works
+
+
+def test_final_part_way_raises_with_what_arrived():
+    stream = open_stream("Hel", "lo")
+    next(stream)
+    with pytest.raises(llmplug.StreamError, match="not read to its end: it was read only in part") as info:
+        stream.final
+    assert info.value.received == "Hel"
+
+
+def test_final_after_close_mid_stream_raises():
+    stream = open_stream("Hel", "lo")
+    with stream:
+        next(stream)
+    with pytest.raises(llmplug.StreamError, match="not read to its end: it was closed before its end") as info:
+        stream.final
+    assert info.value.received == "Hel"
+    with pytest.raises(llmplug.StreamError, match="closed before its end"):
+        stream.until_done()
+
+
+def test_final_after_a_stream_error_raises():
+    stream = open_stream("Hel", "lo", done=False)
+    with pytest.raises(llmplug.StreamError, match="ended before it was complete"):
+        list(stream)
+    with pytest.raises(llmplug.StreamError, match="not read to its end: it failed with StreamError: stream ended before") as info:
+        stream.final
+    assert info.value.received == "Hello"
+    assert isinstance(info.value.__cause__, llmplug.StreamError)
+
+
+def test_final_through_the_client(client, api):
+    user = [{"role": "user", "content": "Say hi"}]
+    with client.create_chat_completion(user, stream=True) as stream:
+        with pytest.raises(llmplug.StreamError, match="nothing was read yet"):
+            stream.final
+        assert stream.until_done().content == "You said: Say hi"
+    seen = []
+    result = client.create_chat_completion(user, chunk_callback=seen.append)
+    assert result.body.content == "You said: Say hi" == "".join(str(c) for c in seen)

@@ -137,6 +137,15 @@ def test_load_variable_warns_about_a_name_not_installed(good_and_broken, monkeyp
     assert str(record[0].message) == "LLMPLUG_LOAD_PLUGINS names goood, but no installed llmplug plugin has that name"
 
 
+def test_only_argument_warning_names_the_argument_not_the_variable(good_and_broken, monkeypatch):
+    monkeypatch.setenv("LLMPLUG_LOAD_PLUGINS", "good")
+    with pytest.warns(UserWarning) as record:
+        PluginManager(only=["nope"]).load()
+    assert [str(w.message) for w in record] == [
+        "PluginManager(only=...) names nope, but no installed llmplug plugin has that name"
+    ]
+
+
 def test_manager_arguments_replace_the_environment(good_and_broken, monkeypatch):
     monkeypatch.setenv("LLMPLUG_LOAD_PLUGINS", "broken")
     assert _external(PluginManager(only=["good"])) == {"good"}

@@ -17,6 +17,7 @@ from llmplug.core.plugins import HOOK_NAMES, PluginManager
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "plugins.md"
+README = ROOT / "README.md"
 USER = [{"role": "user", "content": "hi"}]
 
 
@@ -93,3 +94,25 @@ def test_every_hook_has_a_test():
     tests = [path.read_text(encoding="utf-8") for path in (ROOT / "tests").rglob("test_*.py") if path.resolve() != this]
     untested = [hook for hook in HOOK_NAMES if not any(hook in text for text in tests)]
     assert untested == [], f"hooks no test mentions: {untested}"
+
+
+def test_readme_providers_table_names_every_key_variable():
+    rows = dict(re.findall(r"^\| `([\w-]+)` \|(.*)\|$", README.read_text(encoding="utf-8"), flags=re.M))
+    pm = PluginManager(entry_points=False)
+    for name in pm.providers():
+        assert name in rows, f"README's providers table has no row for {name!r}"
+        spec = pm.provider(name)
+        missing = [var for var in spec.api_key_env if var not in rows[name]]
+        assert missing == [], f"README's {name!r} row does not name {missing}"
+
+
+def test_paged_model_lists_are_documented_as_followed():
+    """Gemini's ``models()`` follows every page (``llmplug_next_page``): the docs must not say one page."""
+    from llmplug.providers import gemini
+
+    readme = README.read_text(encoding="utf-8")
+    gemini_section = re.split(r"^## ", readme.split("Gemini has no moderation", 1)[1], flags=re.M)[0]
+    for where, text in (("README's Gemini section", gemini_section), ("gemini.py's docstring", gemini.__doc__ or "")):
+        flat = " ".join(text.split())
+        assert "one page" not in flat, f"{where} says models() reads one page"
+        assert "nextPageToken" in flat and "every page" in flat, f"{where} does not say models() follows nextPageToken"

@@ -8,7 +8,8 @@ import json
 import pytest
 
 import llmplug
-from llmplug.core.models import TextChunk, ToolCallDelta
+from llmplug.core.convert import structure
+from llmplug.core.models import ChatMessage, TextChunk, ToolCallDelta
 from llmplug.sessions import ChatSession, InvalidMessageError, ResponsesChatSession, tool_declaration
 from tests.conftest import TEST_KEY
 from tests.sessions.support import Recorder
@@ -261,6 +262,27 @@ def test_append_message_is_all_or_nothing(client):
     session.append_message(*valid)
     assert session.messages == valid
     assert session.last_message() == valid[-1]
+
+
+def test_models_are_accepted_as_messages(client, api):
+    api.queue(*CHAT, json=completion(tool_call_message(("call_1", "add", '{"a": 1}'))))
+    _, body, _ = client.create_chat_completion([user("add")])
+    reply = body.choices[0].message
+    session = client.new_chat_session(messages=[user("add"), reply])
+    session.append_message(body.choices[0].message, {"role": "tool", "tool_call_id": "call_1", "content": "2"})
+    expected = body.raw["choices"][0]["message"]
+    assert session.messages[1] == session.messages[2] == expected
+    assert type(session.messages[1]) is dict and session.messages[1] is not expected
+    session.messages[1]["tool_calls"][0]["id"] = "changed"
+    assert reply.raw["tool_calls"][0]["id"] == "call_1"  # a copy, not the model's JSON
+    with pytest.raises(InvalidMessageError, match="the message has role 'bot'"):
+        session.append_message(structure({"role": "bot", "content": "x"}, ChatMessage))
+    with pytest.raises(InvalidMessageError, match=r"the message must be a dict .*, not ChatMessage \(whose JSON is a list\)"):
+        session.append_message(structure(["x"], ChatMessage))
+    with pytest.raises(InvalidMessageError, match="messages must be a list"):
+        client.new_chat_session(messages=body)
+    assert session.send(structure(user("Hi"), ChatMessage)) == "You said: Hi"
+    assert api.last_request.json["messages"][-1] == user("Hi")
 
 
 # ---------------------------------------------------------------- tool and function round trips

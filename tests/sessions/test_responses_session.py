@@ -8,6 +8,7 @@ import json
 import pytest
 
 import llmplug
+from llmplug.core.convert import structure
 from llmplug.core.models import OutputItem, Response, TextChunk
 from llmplug.sessions import InvalidMessageError, ResponsesChatSession
 from llmplug.testing.openai_api import PNG_B64
@@ -114,6 +115,20 @@ def test_function_call_round_trip_streaming(client, api):
     answer = session.send([{"type": "function_call_output", "call_id": call.call_id, "output": "dry"}], rec)
     assert answer.output_text == rec.text == "Tool result: dry"
     assert session.current_response_id == answer.id
+
+
+def test_model_items_are_accepted_as_input(client, api):
+    _, response, _ = client.create_response('get_weather {"city": "Oslo"}', tools=[WEATHER])
+    [call] = response.function_calls
+    session = client.new_responses_chat_session(tools=[WEATHER])
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "rainy"}
+    answer = session.send([call, output])
+    assert answer.output_text == "Tool result: rainy"
+    assert sent(api)["input"] == [call.raw, output]
+    with pytest.raises(InvalidMessageError, match=r"input\[0\] has role 'robot'"):
+        session.send([structure({"role": "robot", "content": "x"}, OutputItem)])
+    with pytest.raises(InvalidMessageError, match=r"input\[0\] must be a dict \(a message or an item\), not OutputItem \(whose JSON is a list\)"):
+        session.send([structure(["x"], OutputItem)])
 
 
 def test_input_messages_with_developer_role(client, api):
