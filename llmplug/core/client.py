@@ -20,11 +20,11 @@ import attrs
 from .dispatch import ApiResult, Dispatcher
 from .errors import ConfigurationError, MissingAPIKeyError
 from .http import NOT_GIVEN, Timeout, Transport, redact_url
-from .models import ChatCompletionChunk, TextChunk
+from .models import ChatCompletionChunk
 from .plugins import PluginManager, default_plugin_manager
 from .retry import RetryPolicy
 from .specs import ProviderSpec
-from .streaming import Stream
+from .streaming import Stream, text_chunk_relay
 
 _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
 _MAX_PAGES = 100
@@ -184,14 +184,7 @@ class Client:
         params, callback = _merge(opts, chunk_callback, params)
         if callback is None:
             return self.create_chat_completion(messages, params)
-
-        def relay(event: ChatCompletionChunk) -> None:
-            for choice in event.choices:
-                delta = choice.delta
-                if delta.content or delta.tool_calls:
-                    callback(TextChunk(delta.content or "", choice.index, delta.tool_calls), event.raw)
-
-        return self.create_chat_completion(messages, params, relay)
+        return self.create_chat_completion(messages, params, text_chunk_relay(callback))
 
     def completion(self, prompt: Any, opts: Any = None, chunk_callback: Callback | None = None, **params: Any) -> Any:
         """POST /completions (legacy text completions)."""

@@ -16,6 +16,7 @@ from .models import (
     Completion,
     Response as ApiResponse,
     ResponseStreamEvent,
+    TextChunk,
 )
 from .sse import SSEDecoder, SSEEvent
 
@@ -270,6 +271,21 @@ class EndsAtEOF:
 
     def __call__(self, event: SSEEvent) -> Any:
         return self._parse(event)
+
+
+def text_chunk_relay(callback: Callable[[TextChunk, Any], Any]) -> Callable[[Any], None]:
+    """A chat chunk callback that calls ``callback(TextChunk, raw_event)`` for each
+    choice delta carrying text or tool calls (Lua's ``chat`` and session callbacks)."""
+
+    def relay(event: Any) -> None:
+        if not isinstance(event, ChatCompletionChunk):
+            return
+        for choice in event.choices:
+            delta = choice.delta
+            if delta.content or delta.tool_calls:
+                callback(TextChunk(delta.content or "", choice.index, delta.tool_calls), event.raw)
+
+    return relay
 
 
 def parse_json_event(event: SSEEvent) -> Any:

@@ -9,7 +9,6 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from llmplug.core.client import split_call_args
 from llmplug.core.dispatch import ApiResult
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError, make_status_error
 from llmplug.core.models import Model

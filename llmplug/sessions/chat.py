@@ -9,10 +9,12 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Union
 
+from llmplug.core.client import split_call_args
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError
-from llmplug.core.models import ChatCompletion, ChatCompletionChunk, Choice, Model, TextChunk, Usage
+from llmplug.core.models import ChatCompletion, Choice, Model, Usage
+from llmplug.core.streaming import text_chunk_relay
 
-from .base import Callback, InvalidMessageError, Session, check_result, split_call_args, unwrap_model
+from .base import Callback, InvalidMessageError, Session, check_result, unwrap_model
 
 #: The roles a chat message may have.
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -159,7 +161,7 @@ class ChatSession(Session):
             raise ConfigurationError("the session has no messages: send() or append_message() first")
         overrides, callback = split_call_args(stream_callback, None, overrides)
         params, callback = self.request_params(overrides, callback)
-        relay = _relay(callback) if callback is not None else None
+        relay = text_chunk_relay(callback) if callback is not None else None
         result = self.client.create_chat_completion(self.messages, params, relay)
         completion = check_result(result, ChatCompletion, self.client)
         choice = _first_choice(completion, result.status)
@@ -228,20 +230,6 @@ class ChatSession(Session):
 
     def _repr_state(self) -> str:
         return f" messages={len(self.messages)}"
-
-
-def _relay(callback: Callback) -> Callback:
-    """A chunk callback that hands the user ``(TextChunk, raw_event)`` per choice delta."""
-
-    def on_chunk(event: Any) -> None:
-        if not isinstance(event, ChatCompletionChunk):
-            return
-        for choice in event.choices:
-            delta = choice.delta
-            if delta.content or delta.tool_calls:
-                callback(TextChunk(delta.content or "", choice.index, delta.tool_calls), event.raw)
-
-    return on_chunk
 
 
 def _first_choice(completion: ChatCompletion, status: int) -> Choice:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from llmplug.core.client import split_call_args
 from llmplug.core.convert import structure
 from llmplug.core.models import Model, Response, ResponseStreamEvent, TextChunk
 
-from .base import Callback, InvalidMessageError, Session, check_result, split_call_args, unwrap_model
+from .base import Callback, InvalidMessageError, Session, check_result, unwrap_model
 
 #: Roles a message item of the input may have.
 INPUT_ROLES = ("user", "assistant", "system", "developer")

@@ -25,11 +25,12 @@ from .server import (
     register_service,
 )
 from .openai_api import OpenAIService  # registers the default service
-from .gemini_api import GeminiService  # noqa: F401 - registers Gemini's /v1beta next to OpenAI's /v1
+from .gemini_api import GeminiService  # registers Gemini's /v1beta next to OpenAI's /v1
 
 __all__ = [
     "APIError",
     "FakeAPI",
+    "GeminiService",
     "Headers",
     "OpenAIService",
     "RecordedRequest",
