@@ -141,7 +141,8 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     ``StreamError`` for a payload that is not JSON or an ``error`` event.
     A stream that ends without DONE is an error unless the operation's events
     show it finished (every choice has a finish reason, ``response.completed``)
-    or the parser has ``ends_at_eof = True`` (see ``streaming.EndsAtEOF``).
+    or the parser says otherwise (see ``streaming.Terminated``: OpenAI's
+    chat streams end only at ``[DONE]``, Gemini's at the end of the body).
 
     .. versionadded:: 0.1
     """

@@ -260,14 +260,23 @@ def accumulator_for(event_type: type | None) -> Accumulator:
     return factory() if factory is not None else Accumulator()
 
 
-class EndsAtEOF:
-    """A parser for a stream that is complete when its body ends cleanly (Gemini's
-    have no terminating event): wraps ``parse`` and says so to :func:`iter_events`."""
+class Terminated:
+    """A stream parser that says how its stream ends, for :func:`iter_events`:
 
-    ends_at_eof = True
+    - ``by="done"``: only a DONE event completes it (OpenAI's ``[DONE]``); a body
+      that ends first is a StreamError even if every choice had finished;
+    - ``by="eof"``: a clean end of the body completes it (Gemini's streams have
+      no terminating event).
 
-    def __init__(self, parse: Callable[[SSEEvent], Any]) -> None:
+    A bare parser is complete when DONE came or the operation's events show it
+    finished (every choice has a finish reason, ``response.completed``).
+    """
+
+    def __init__(self, parse: Callable[[SSEEvent], Any], by: str) -> None:
+        if by not in ("done", "eof"):
+            raise ValueError(f"a stream ends by 'done' or 'eof', not {by!r}")
         self._parse = parse
+        self.by = by
 
     def __call__(self, event: SSEEvent) -> Any:
         return self._parse(event)
@@ -335,7 +344,8 @@ def iter_events(
                     yield item
         except UnicodeDecodeError as exc:
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
-        if not (accumulator.complete(saw_done) or getattr(parse, "ends_at_eof", False)):
+        by = getattr(parse, "by", None)
+        if not (by == "eof" or (saw_done if by == "done" else accumulator.complete(saw_done))):
             raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
         accumulator.finished = True
     except APIError as exc:

@@ -64,7 +64,7 @@ from llmplug.core.models import (
 from llmplug.core.retry import parse_retry_after, retry_info_delay
 from llmplug.core.specs import ProviderSpec
 from llmplug.core.sse import SSEEvent
-from llmplug.core.streaming import DONE, SKIP, EndsAtEOF, parse_json_event
+from llmplug.core.streaming import DONE, SKIP, Terminated, parse_json_event
 
 FAMILY = "gemini"
 T = TypeVar("T")
@@ -964,7 +964,7 @@ def _json_events(event: SSEEvent) -> Any:
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
     if provider.family != FAMILY:
         return None
-    return ChunkParser() if operation == "chat.create" else EndsAtEOF(_json_events)
+    return ChunkParser() if operation == "chat.create" else Terminated(_json_events, by="eof")
 
 
 @hookimpl(trylast=True)

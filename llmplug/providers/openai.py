@@ -28,7 +28,7 @@ from llmplug.core.models import ChatCompletion, ChatCompletionChunk
 from llmplug.core.operations import get_operation
 from llmplug.core.specs import ProviderSpec
 from llmplug.core.sse import SSEEvent
-from llmplug.core.streaming import DONE, SKIP, parse_json_event
+from llmplug.core.streaming import DONE, SKIP, Terminated, parse_json_event
 
 FAMILY = "openai"
 
@@ -51,6 +51,8 @@ ROUTES: dict[str, tuple[str, str]] = {
     "responses.delete": ("DELETE", "/responses/{response_id}"),
     "responses.cancel": ("POST", "/responses/{response_id}/cancel"),
 }
+#: Streams that end at ``[DONE]``.
+_DONE_TERMINATED = frozenset({"chat.create", "completions.create"})
 #: Operations whose body needs a model; the provider's default fills it in.
 NEEDS_MODEL = frozenset({"chat.create", "completions.create", "embeddings.create", "responses.create"})
 
@@ -232,8 +234,12 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     if provider.family != FAMILY:
         return None
     if operation == "chat.create" and provider.options.get("stop_means_tool_calls"):
-        return ToolFinishChunkParser()
-    return partial(parse_openai_event, get_operation(operation).event)
+        parse: Callable[[SSEEvent], Any] = ToolFinishChunkParser()
+    else:
+        parse = partial(parse_openai_event, get_operation(operation).event)
+    # Chat and text completions end at [DONE]: a body cut after the last
+    # finish reason would lose the usage chunk. Responses end at response.completed.
+    return Terminated(parse, by="done") if operation in _DONE_TERMINATED else parse
 
 
 class ToolFinishChunkParser:

@@ -407,3 +407,12 @@ def test_lua_faults_fixed_in_stream(client, api):
     _, body, _ = client.create_chat_completion(USER, stream=True, chunk_callback=lambda c: None)
     assert body.choices[0].message.content == "Hi there"
     assert body.usage.total_tokens == 5
+
+
+def test_openai_stream_needs_done_even_after_finish_reason(client, api):
+    """A body cut after the last finish reason (before the usage chunk and [DONE]) is not whole."""
+    finished = {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]}
+    api.queue("POST", "/v1/chat/completions", events=[finished])
+    with pytest.raises(llmplug.StreamError, match="before it was complete") as info:
+        client.create_chat_completion(USER, stream=True, stream_options={"include_usage": True}, chunk_callback=lambda c: None)
+    assert info.value.received == "Hi"
