@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from functools import partial
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -270,16 +271,10 @@ class Dispatcher:
             )
         accumulator = accumulator_for(get_operation(operation).event)
         parse = self.plugins.stream_parser(self.provider, operation)
-        events = iter_events(response, parse, accumulator, provider=self.provider.name)
-        return Stream(self._guard(events, attempts), response, accumulator)
-
-    def _guard(self, events: Iterator[Any], attempts: int) -> Iterator[Any]:
-        """``events``, with any error scrubbed and stamped like the errors of :meth:`call`."""
-        try:
-            yield from events
-        except APIError as exc:
-            self._finish(exc, attempts)
-            raise
+        # A mid-stream error is scrubbed and stamped like the errors of call().
+        on_error = partial(self._finish, attempts=attempts)
+        events = iter_events(response, parse, accumulator, provider=self.provider.name, on_error=on_error)
+        return Stream(events, response, accumulator)
 
     def _deliver(self, stream: Stream[Any], first: Any, callback: Callable[[Any], None]) -> ApiResult:
         """Hand ``first`` and the rest of ``stream`` to ``callback``; the assembled result."""

@@ -3,6 +3,7 @@ accumulators that assemble a stream's events into the non-streamed result."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
@@ -311,36 +312,34 @@ def iter_events(
     accumulator: Accumulator,
     *,
     provider: str | None = None,
+    on_error: Callable[[APIError], Any] | None = None,
 ) -> Iterator[Any]:
     """Decode ``response``'s SSE body into models, feeding ``accumulator``.
 
     Stops at DONE without reading further; raises StreamError if the body ends
     before the stream is complete. Sets ``accumulator.finished`` when it ended
-    complete. Always closes the response.
+    complete. An error gets ``.received`` (what arrived) and goes through
+    ``on_error`` before it is raised. Always closes the response.
     """
     decoder = SSEDecoder()
     saw_done = False
     kind = accumulator.event_type
-    add = accumulator.add if kind is None else (lambda item: isinstance(item, kind) and accumulator.add(item))
+    add = accumulator.add
+    # map() feeds each body chunk to the decoder without a Python frame per chunk;
+    # the decoder's flush comes last, once the body has ended.
+    batches = itertools.chain(map(decoder.feed, response.stream), _call_once(decoder.flush))
     try:
         try:
-            for chunk in response.stream:
-                for event in decoder.feed(chunk):
+            for events in batches:
+                for event in events:
                     item = parse(event)
                     if item is SKIP:
                         continue
                     if item is DONE:
                         accumulator.finished = saw_done = True
                         return
-                    add(item)
-                    yield item
-            for event in decoder.flush():
-                item = parse(event)
-                if item is DONE:
-                    accumulator.finished = saw_done = True
-                    return
-                if item is not SKIP:
-                    add(item)
+                    if kind is None or isinstance(item, kind):
+                        add(item)
                     yield item
         except UnicodeDecodeError as exc:
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
@@ -352,9 +351,15 @@ def iter_events(
         exc.received = accumulator.received()
         if exc.provider is None:
             exc.provider = provider
+        if on_error is not None:
+            on_error(exc)
         raise
     finally:
         response.close()
+
+
+def _call_once(fn: Callable[[], T]) -> Iterator[T]:
+    yield fn()
 
 
 class Stream(Generic[T]):
