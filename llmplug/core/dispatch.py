@@ -39,6 +39,8 @@ from .specs import ProviderSpec
 from .streaming import Stream, accumulator_for, iter_events
 
 USER_AGENT = "llmplug/0.1"
+#: Shorter keys are placeholders, not secrets: they are not scrubbed from messages.
+MIN_SECRET_LENGTH = 8
 
 
 @attrs.define(repr=False)
@@ -161,8 +163,12 @@ class Dispatcher:
         """Record the attempt count on ``exc`` and scrub the API key from its message."""
         exc.attempts = attempts
         exc.provider = exc.provider or self.provider.name
+        if getattr(exc, "_llmplug_no_cause", False):  # the backend's exception quoted a secret
+            exc.__cause__ = exc.__context__ = None
         key = self._api_key.reveal()
-        if key and key in exc.message:
+        # A placeholder such as "x" or "EMPTY" (local servers) is no secret, and
+        # replacing it would garble the server's words.
+        if key and len(key) >= MIN_SECRET_LENGTH and key in exc.message:
             exc.message = exc.message.replace(key, REDACTED)
             exc.args = (exc.message,)
         return exc

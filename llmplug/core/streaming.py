@@ -62,7 +62,9 @@ class Accumulator:
 
 
 class _ChoiceState:
-    __slots__ = ("role", "content", "refusal", "reasoning", "finish_reason", "function_call", "tool_calls", "logprobs")
+    __slots__ = (
+        "role", "content", "refusal", "reasoning", "finish_reason", "function_call", "tool_calls", "logprobs", "extra",
+    )
 
     def __init__(self) -> None:
         self.role = "assistant"
@@ -73,6 +75,8 @@ class _ChoiceState:
         self.function_call: dict[str, str] | None = None
         self.tool_calls: list[dict[str, Any]] = []
         self.logprobs: list[Any] = []
+        #: Choice-level fields a provider adds (Gemini's ``finish_message``...).
+        self.extra: dict[str, Any] = {}
 
     def merge_tool_call(self, delta: Any) -> None:
         calls = self.tool_calls
@@ -115,6 +119,25 @@ class _ChoiceState:
         if self.tool_calls:
             msg["tool_calls"] = self.tool_calls
         return msg
+
+
+_CHUNK_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
+
+
+def _merge_logprobs(parts: list[Any]) -> Any:
+    """The logprobs of a streamed choice: each chunk's ``content``/``refusal`` lists joined."""
+    if not parts:
+        return None
+    merged: dict[str, Any] = {}
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        for key, value in part.items():
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            else:
+                merged.setdefault(key, value)
+    return merged
 
 
 class ChatAccumulator(Accumulator):
@@ -160,6 +183,9 @@ class ChatAccumulator(Accumulator):
                 state.finish_reason = choice.finish_reason
             if choice.logprobs:
                 state.logprobs.append(choice.logprobs)
+            extra = choice.raw.keys() - _CHUNK_CHOICE_KEYS
+            if extra:
+                state.extra.update((key, choice.raw[key]) for key in extra)
 
     def complete(self, saw_done: bool) -> bool:
         return saw_done or (bool(self.choices) and all(s.finish_reason for s in self.choices.values()))
@@ -175,7 +201,13 @@ class ChatAccumulator(Accumulator):
             "created": self.head.get("created"),
             "model": self.head.get("model"),
             "choices": [
-                {"index": index, "message": state.message(), "finish_reason": state.finish_reason, "logprobs": None}
+                {
+                    **state.extra,
+                    "index": index,
+                    "message": state.message(),
+                    "finish_reason": state.finish_reason,
+                    "logprobs": _merge_logprobs(state.logprobs),
+                }
                 for index, state in sorted(self.choices.items())
             ],
             "usage": self.usage,

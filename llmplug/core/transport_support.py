@@ -14,11 +14,11 @@ import http.client
 import http.cookiejar
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from .errors import APIConnectionError, APIError, APITimeoutError, StreamError
-from .http import REDACTED, SENSITIVE_HEADERS, Headers, Request
-from .http import SENSITIVE_QUERY_PARAMS, redact_url
+from .http import REDACTED, SENSITIVE_HEADERS, SENSITIVE_QUERY_PARAMS, Headers, Request, redact_url
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -148,11 +148,19 @@ def _quotes_secret(exc: BaseException, secrets: list[str]) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        text = f"{current!s} {current!r} {current.args!r}"
+        text = f"{current!s} {current!r} {current.args!r} {_request_of(current)!r}"
         if any(secret in text or repr(secret)[1:-1] in text for secret in secrets):
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _request_of(exc: BaseException) -> Any:
+    """The request a backend exception carries (httpx's ``.request`` raises when unset)."""
+    try:
+        return getattr(exc, "request", None)
+    except Exception:
+        return None
 
 
 def raise_translated(error: APIConnectionError, exc: BaseException) -> None:

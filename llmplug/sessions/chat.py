@@ -195,7 +195,8 @@ class ChatSession(Session):
         declarations are built from the functions' signatures and sent with
         each request of the run. Returns what the last :meth:`send` returned
         (the assistant message if ``max_turns`` ran out with calls pending).
-        ``message=None`` continues from the history. If a request fails the
+        ``message=None`` continues from the history (answering its pending
+        tool calls first, if it ends with them). If a request fails the
         session is left as it was before ``run``.
         """
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
@@ -205,11 +206,13 @@ class ChatSession(Session):
             overrides["tools"] = [tool_declaration(name, fn) for name, fn in table.items()]
         saved = (list(self.messages), self.last_completion, self.last_usage, self.last_finish_reason)
         try:
-            if message is None:
-                reply = self.generate_response(True, stream_callback, **overrides)
+            pending = self.last_message()
+            if message is None and pending and pending.get("role") == "assistant" and _calls(pending):
+                reply, turns = pending, 0  # answer the calls already in the history first
+            elif message is None:
+                reply, turns = self.generate_response(True, stream_callback, **overrides), 1
             else:
-                reply = self.send(message, stream_callback, **overrides)
-            turns = 1
+                reply, turns = self.send(message, stream_callback, **overrides), 1
             while isinstance(reply, dict) and turns < max_turns:
                 self.append_message(*_tool_results(reply, table))
                 reply = self.generate_response(True, stream_callback, **overrides)
@@ -230,6 +233,10 @@ class ChatSession(Session):
 
     def _repr_state(self) -> str:
         return f" messages={len(self.messages)}"
+
+
+def _calls(message: Mapping[str, Any]) -> bool:
+    return bool(message.get("tool_calls") or message.get("function_call"))
 
 
 def _first_choice(completion: ChatCompletion, status: int) -> Choice:

@@ -151,3 +151,11 @@ def test_openai_organization_and_project_headers(api, transport, monkeypatch):
         c.models()
     assert api.last_request.headers.get("OpenAI-Organization") == "org-env"
     assert "OpenAI-Project" not in api.last_request.headers
+
+
+def test_placeholder_key_does_not_garble_error_messages(api, transport):
+    with llmplug.new("openai-compatible", api_key="x", base_url=api.base_url, transport=transport, default_model="m", max_retries=0) as c:
+        api.queue("POST", "/v1/chat/completions", status=400, json={"error": {"message": "max_tokens exceeds context"}})
+        with pytest.raises(llmplug.BadRequestError) as info:
+            c.create_chat_completion(USER)
+    assert "max_tokens exceeds context" in str(info.value)

@@ -250,3 +250,26 @@ def test_next_page_hook_is_followed(api):
     assert body.ids == ["a", "b", "c", "d"]
     assert [r.query for r in api.requests] == [{"limit": ["2"]}, {"limit": ["2"], "cursor": ["c1"]}, {"limit": ["2"], "cursor": ["c2"]}]
     assert [p["next_cursor"] for p in body.raw["next_pages"]] == ["c2", None]
+
+
+def test_wrapped_stream_parser_keeps_how_the_stream_ends(api):
+    import functools
+
+    class Logged:
+        @llmplug.hookimpl(wrapper=True)
+        def llmplug_stream_parser(self, provider, operation):
+            parse = yield
+
+            @functools.wraps(parse)
+            def logged(event):
+                return parse(event)
+
+            return logged
+
+    pm = PluginManager(entry_points=False)
+    pm.register(Logged(), name="logged")
+    client = llmplug.new("openai", api_key="k", base_url=api.base_url, transport="urllib", plugins=pm, max_retries=0)
+    chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": "stop"}]}
+    api.queue("POST", "/v1/chat/completions", events=[chunk])  # no [DONE]: cut before the usage chunk
+    with pytest.raises(llmplug.StreamError, match="before it was complete"):
+        client.create_chat_completion(USER, stream=True, chunk_callback=lambda c: None)

@@ -154,3 +154,15 @@ def test_final_through_the_client(client, api):
     seen = []
     result = client.create_chat_completion(user, chunk_callback=seen.append)
     assert result.body.content == "You said: Say hi" == "".join(str(c) for c in seen)
+
+
+def test_choice_extras_and_logprobs_survive_assembly():
+    acc = assemble(
+        {"choices": [{"index": 0, "delta": {"content": "a"}, "logprobs": {"content": [{"token": "a", "logprob": -0.1}]}}]},
+        {"choices": [{"index": 0, "delta": {"content": "b"}, "logprobs": {"content": [{"token": "b", "logprob": -0.2}]},
+                      "finish_reason": "malformed_function_call", "finish_message": "bad call"}]},
+    )
+    choice = acc.result().choices[0]
+    assert choice.finish_message == "bad call"
+    assert [t["token"] for t in choice.logprobs["content"]] == ["a", "b"]
+    assert acc.result().choices[0].message.content == "ab"

@@ -107,3 +107,20 @@ def test_tls_verification_can_be_turned_off_explicitly(make_client, tls_context)
         client = make_client(server.base_url, verify=False)
         assert client.create_chat_completion(USER).body.choices[0].message.content == "Hello"
         assert server.requests[0].headers["authorization"] == f"Bearer {TEST_KEY}"
+
+
+def test_key_in_a_request_query_leaves_no_trace_in_the_exception_chain(transport):
+    """Nothing reachable from the error (cause, context, a backend request object) quotes the key."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = llmplug.new("gemini", api_key=TEST_KEY, base_url=f"http://127.0.0.1:{port}/v1beta", transport=transport, max_retries=0)
+    with pytest.raises(llmplug.APIConnectionError) as info:
+        client.request("GET", "/models", query={"key": TEST_KEY})
+    seen, current = [], info.value
+    while current is not None:
+        seen.append(f"{current!s} {current!r} {current.args!r}")
+        current = current.__cause__ or current.__context__
+    assert all(TEST_KEY not in text for text in seen)

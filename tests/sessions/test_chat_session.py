@@ -638,6 +638,20 @@ def test_run_with_none_continues_the_history(client, api):
     assert len(session.messages) == 4
 
 
+def test_run_with_none_answers_pending_tool_calls_first(client, api):
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
+    session = client.new_chat_session(tools=tools)
+    pending = session.send('add {"a": 4, "b": 5}')
+    assert isinstance(pending, dict) and pending["tool_calls"]
+    sent_before = len(api.requests)
+    assert session.run(None, {"add": add}) == "Tool result: 9"
+    assert [m["role"] for m in session.messages] == ["user", "assistant", "tool", "assistant"]
+    assert len(api.requests) == sent_before + 1
+    assert api.last_request.json["messages"][-1] == {
+        "role": "tool", "tool_call_id": pending["tool_calls"][0]["id"], "content": "9",
+    }
+
+
 def test_tool_declaration_from_signature():
     def forecast(city: str, days: int = 1, *args, detailed: bool = False, hours: list[int] = (), **kw) -> str:
         """Forecast for a city."""
