@@ -760,15 +760,7 @@ def completion_from_gemini(data: Any) -> ChatCompletion:
             message["reasoning"] = "".join(thoughts)
         if calls:
             message["tool_calls"] = [{k: v for k, v in call.items() if k != "index"} for call in calls]
-        choice: dict[str, Any] = {
-            "index": index,
-            "message": message,
-            "finish_reason": finish_reason(cand.get("finishReason"), bool(calls)),
-            "logprobs": _logprobs(cand),
-        }
-        if cand.get("finishMessage"):
-            choice["finish_message"] = cand["finishMessage"]
-        choices.append(choice)
+        choices.append(_choice(cand, index, "message", message, bool(calls)))
     blocked = _blocked(data)
     if blocked and not choices:
         choices.append(
@@ -776,6 +768,19 @@ def completion_from_gemini(data: Any) -> ChatCompletion:
              "finish_reason": "content_filter", "logprobs": None}
         )
     return _openai_shaped(data, choices, ChatCompletion)
+
+
+def _choice(cand: Mapping[str, Any], index: int, key: str, body: dict[str, Any], called: bool) -> dict[str, Any]:
+    """An OpenAI-shaped choice (``key`` is "message" or "delta") for a Gemini candidate."""
+    choice: dict[str, Any] = {
+        "index": index,
+        key: body,
+        "finish_reason": finish_reason(cand.get("finishReason"), called),
+        "logprobs": _logprobs(cand),
+    }
+    if cand.get("finishMessage"):
+        choice["finish_message"] = cand["finishMessage"]
+    return choice
 
 
 def _openai_shaped(data: Mapping[str, Any], choices: list[dict[str, Any]], cls: type[T]) -> T:
@@ -829,22 +834,15 @@ class ChunkParser:
             if index not in self.started:
                 self.started.add(index)
                 delta["role"] = "assistant"
-            if "".join(texts):
-                delta["content"] = "".join(texts)
-            if "".join(thoughts):
-                delta["reasoning"] = "".join(thoughts)
+            text, thought = "".join(texts), "".join(thoughts)
+            if text:
+                delta["content"] = text
+            if thought:
+                delta["reasoning"] = thought
             if calls:
                 delta["tool_calls"] = calls
                 self.with_calls.add(index)
-            choice: dict[str, Any] = {
-                "index": index,
-                "delta": delta,
-                "finish_reason": finish_reason(cand.get("finishReason"), index in self.with_calls),
-                "logprobs": _logprobs(cand),
-            }
-            if cand.get("finishMessage"):
-                choice["finish_message"] = cand["finishMessage"]
-            choices.append(choice)
+            choices.append(_choice(cand, index, "delta", delta, index in self.with_calls))
         blocked = _blocked(data)
         if blocked and not choices:
             delta = {"role": "assistant", "refusal": blocked}
