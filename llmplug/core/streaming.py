@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from .convert import structure
-from .errors import APIError, StreamError
+from .errors import APIConnectionError, APIError, APITimeoutError, StreamError, StreamTimeoutError
 from .http import Response, redact_url
 from .models import (
     ChatCompletion,
@@ -350,13 +350,18 @@ def iter_events(
 
     Stops at DONE without reading further; raises StreamError if the body ends
     before the stream is complete. Sets ``accumulator.finished`` when it ended
-    complete. An error gets ``.received`` (what arrived) and goes through
+    complete. Any failure while reading the body (the transport's
+    APIConnectionError family) becomes a StreamError here, the one place that
+    maps it, so every transport gets the same. An error gets ``.received`` (the
+    text so far) and ``.events`` (what was delivered) and goes through
     ``on_error`` before it is raised. Always closes the response.
     """
     decoder = SSEDecoder()
     saw_done = False
     kind = accumulator.event_type
     add = accumulator.add
+    delivered: list[Any] = []
+    keep = delivered.append
     # map() feeds each body chunk to the decoder without a Python frame per chunk;
     # the decoder's flush comes last, once the body has ended.
     batches = itertools.chain(map(decoder.feed, response.stream), _call_once(decoder.flush))
@@ -372,14 +377,19 @@ def iter_events(
                         return
                     if kind is None or isinstance(item, kind):
                         add(item)
+                    keep(item)
                     yield item
         except UnicodeDecodeError as exc:
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
+        except APIConnectionError as exc:
+            raise _broken(exc, delivered, accumulator.received()) from exc
         by = getattr(parse, "by", None)
         if not (by == "eof" or (saw_done if by == "done" else accumulator.complete(saw_done))):
             raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
         accumulator.finished = True
     except APIError as exc:
+        if isinstance(exc, StreamError):
+            exc.events = delivered
         exc.received = accumulator.received()
         if exc.provider is None:
             exc.provider = provider
@@ -388,6 +398,20 @@ def iter_events(
         raise
     finally:
         response.close()
+
+
+def _broken(exc: APIConnectionError, delivered: list[Any], received: Any) -> StreamError:
+    """The StreamError for a body read that failed after the response started:
+    a StreamTimeoutError for a timeout; retryable while no event was delivered."""
+    amount = f"{len(delivered)} event{'s' if len(delivered) != 1 else ''}"
+    if isinstance(received, str):
+        amount += f", {len(received)} character{'s' if len(received) != 1 else ''}"
+    cls = StreamTimeoutError if isinstance(exc, APITimeoutError) else StreamError
+    error = cls(f"stream broke after {amount}: {exc.message}", request=exc.request, provider=exc.provider)
+    error.retryable = not delivered
+    if getattr(exc, "_llmplug_no_cause", False):  # its backend exception quoted a secret
+        exc.__cause__ = exc.__context__ = None
+    return error
 
 
 def _call_once(fn: Callable[[], T]) -> Iterator[T]:
