@@ -45,13 +45,20 @@ class Accumulator:
     event_type: type | None = None
     #: Set by :func:`iter_events` once the stream ended complete: ``result()`` is whole.
     finished: bool = False
+    #: Whether a whole answer needs its finish reason (the client's ``require_finish_reason``).
+    require_finish: bool = True
 
     def add(self, event: Any) -> None:
         self.last = event
 
     def complete(self, saw_done: bool) -> bool:
-        """Whether the stream was whole when it ended."""
+        """Whether what arrived is a whole answer when the stream ends (at DONE
+        if ``saw_done``, else at the end of the body)."""
         return saw_done
+
+    def missing(self) -> str:
+        """What an incomplete stream lacks, for its StreamError."""
+        return "no terminating event"
 
     def received(self) -> Any:
         """What was delivered so far, for an error raised mid-stream."""
@@ -140,6 +147,13 @@ def _merge_logprobs(parts: list[Any]) -> Any:
     return merged
 
 
+def _unfinished(indices: list[int]) -> str:
+    return (
+        f"choice {', '.join(map(str, indices))} had no finish_reason, so the answer may be cut short "
+        "(for a server that never sends one: llmplug.new(..., require_finish_reason=False))"
+    )
+
+
 class ChatAccumulator(Accumulator):
     """Assembles chat completion chunks: content, tool calls merged by index,
     finish reasons, usage and every choice when ``n > 1``."""
@@ -188,7 +202,14 @@ class ChatAccumulator(Accumulator):
                 state.extra.update((key, choice.raw[key]) for key in extra)
 
     def complete(self, saw_done: bool) -> bool:
-        return saw_done or (bool(self.choices) and all(s.finish_reason for s in self.choices.values()))
+        if not self.require_finish:
+            return True
+        return bool(self.choices) and all(s.finish_reason for s in self.choices.values())
+
+    def missing(self) -> str:
+        if not self.choices:
+            return "no choice arrived"
+        return _unfinished([i for i, s in sorted(self.choices.items()) if not s.finish_reason])
 
     def received(self) -> str:
         state = self.choices.get(0)
@@ -241,7 +262,14 @@ class CompletionAccumulator(Accumulator):
                 self.finish.setdefault(choice.index, None)
 
     def complete(self, saw_done: bool) -> bool:
-        return saw_done or (bool(self.finish) and all(self.finish.values()))
+        if not self.require_finish:
+            return True
+        return bool(self.finish) and all(self.finish.values())
+
+    def missing(self) -> str:
+        if not self.finish:
+            return "no choice arrived"
+        return _unfinished([i for i, f in sorted(self.finish.items()) if not f])
 
     def received(self) -> str:
         return "".join(self.texts.get(0, []))
@@ -273,6 +301,9 @@ class ResponseAccumulator(Accumulator):
     def complete(self, saw_done: bool) -> bool:
         return self.final is not None
 
+    def missing(self) -> str:
+        return "no response.completed or response.incomplete event"
+
     def received(self) -> str:
         return "".join(self.text)
 
@@ -287,22 +318,28 @@ _ACCUMULATORS: dict[type, Callable[[], Accumulator]] = {
 }
 
 
-def accumulator_for(event_type: type | None) -> Accumulator:
-    """A fresh accumulator for a stream of ``event_type`` events."""
+def accumulator_for(event_type: type | None, *, require_finish: bool = True) -> Accumulator:
+    """A fresh accumulator for a stream of ``event_type`` events; with
+    ``require_finish=False`` a chat or text-completion stream whose choices got
+    no finish reason still counts as whole when it ends properly."""
     factory = _ACCUMULATORS.get(event_type) if event_type is not None else None
-    return factory() if factory is not None else Accumulator()
+    accumulator = factory() if factory is not None else Accumulator()
+    accumulator.require_finish = require_finish
+    return accumulator
 
 
 class Terminated:
     """A stream parser that says how its stream ends, for :func:`iter_events`:
 
-    - ``by="done"``: only a DONE event completes it (OpenAI's ``[DONE]``); a body
-      that ends first is a StreamError even if every choice had finished;
-    - ``by="eof"``: a clean end of the body completes it (Gemini's streams have
-      no terminating event).
+    - ``by="done"``: it needs a DONE event (OpenAI's ``[DONE]``); a body that
+      ends first is a StreamError even if every choice had finished;
+    - ``by="eof"``: a clean end of the body completes it, whatever arrived
+      (generic streams with no terminating event).
 
-    A bare parser is complete when DONE came or the operation's events show it
-    finished (every choice has a finish reason, ``response.completed``).
+    In every case but ``"eof"`` the answer must be whole too, as the
+    accumulator judges it: every choice has a finish reason (chat, text
+    completions, Gemini), or ``response.completed`` / ``.incomplete`` came
+    (Responses). A bare parser ends at DONE or at the end of the body.
     """
 
     def __init__(self, parse: Callable[[SSEEvent], Any], by: str) -> None:
@@ -358,6 +395,7 @@ def iter_events(
     """
     decoder = SSEDecoder()
     saw_done = False
+    assembled = False  # whether an event of the accumulator's type came (a plugin's parser may yield others)
     kind = accumulator.event_type
     add = accumulator.add
     delivered: list[Any] = []
@@ -372,20 +410,27 @@ def iter_events(
                     item = parse(event)
                     if item is SKIP:
                         continue
-                    if item is DONE:
-                        accumulator.finished = saw_done = True
-                        return
+                    if item is DONE:  # nothing after it is read
+                        saw_done = True
+                        break
                     if kind is None or isinstance(item, kind):
                         add(item)
+                        assembled = True
                     keep(item)
                     yield item
+                if saw_done:
+                    break
         except UnicodeDecodeError as exc:
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
         except APIConnectionError as exc:
             raise _broken(exc, delivered, accumulator.received()) from exc
         by = getattr(parse, "by", None)
-        if not (by == "eof" or (saw_done if by == "done" else accumulator.complete(saw_done))):
-            raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
+        if by != "eof":
+            if by == "done" and not saw_done:
+                raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
+            if not (accumulator.complete(saw_done) if assembled or not delivered else saw_done):
+                end = "at [DONE]" if saw_done else "at the end of the body"
+                raise StreamError(f"stream ended before it was complete ({end}: {accumulator.missing()})", provider=provider)
         accumulator.finished = True
     except APIError as exc:
         if isinstance(exc, StreamError):

@@ -76,8 +76,11 @@ def test_legacy_function_call_and_n_choices_and_usage():
 def test_incomplete_stream_is_reported():
     acc = assemble({"choices": [{"index": 0, "delta": {"content": "par"}}]})
     assert not acc.complete(saw_done=False)
-    assert acc.complete(saw_done=True)
+    assert not acc.complete(saw_done=True)  # [DONE] does not finish a choice without a finish_reason
+    assert "choice 0 had no finish_reason" in acc.missing()
     assert acc.received() == "par"
+    acc.require_finish = False  # new(..., require_finish_reason=False)
+    assert acc.complete(saw_done=True)
 
 
 # ---------------------------------------------------------------- Stream.final
