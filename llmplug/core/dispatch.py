@@ -316,11 +316,13 @@ class DeadlineStream:
         for chunk in self._stream:
             if time.monotonic() > self._deadline:
                 self._stream.close()
-                raise APITimeoutError(
+                error = APITimeoutError(
                     f"total timeout of {self._total}s reached while reading the response body of "
                     f"{self._request.method} {redact_url(self._request.url)}",
                     request=self._request,
                 )
+                error.deadline_passed = True  # type: ignore[attr-defined]  # no time left for a retry
+                raise error
             yield chunk
 
     def close(self) -> None:

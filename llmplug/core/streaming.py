@@ -453,7 +453,7 @@ def _broken(exc: APIConnectionError, delivered: list[Any], received: Any) -> Str
         amount += f", {len(received)} character{'s' if len(received) != 1 else ''}"
     cls = StreamTimeoutError if isinstance(exc, APITimeoutError) else StreamError
     error = cls(f"stream broke after {amount}: {exc.message}", request=exc.request, provider=exc.provider)
-    error.retryable = not delivered
+    error.retryable = not delivered and not getattr(exc, "deadline_passed", False)
     if getattr(exc, "_llmplug_no_cause", False):  # its backend exception quoted a secret
         exc.__cause__ = exc.__context__ = None
     return error

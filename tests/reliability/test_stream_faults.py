@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import llmplug
-from tests.reliability.faultserver import drop, partial_body, respond, sse, stall, trickle
+from tests.reliability.faultserver import drip, drop, partial_body, respond, sse, stall, trickle
 from tests.reliability.support import BACKOFF, HELLO, USER, chunk, fails, response_event
 
 MODES = ("iterate", "callback")
@@ -130,6 +130,26 @@ def test_total_timeout_ends_a_stream_that_never_stops(make_client, fault, mode):
     assert time.monotonic() - started < 1.0
     assert "total timeout of 0.5s reached while reading the response body" in str(error)
     assert len(seen) >= 3 and error.received == "x" * len(seen)
+
+
+def test_a_number_as_timeout_retries_a_stream_that_stalls_before_its_head(make_client, fault, sleeps, mode):
+    client = make_client(fault.base_url, timeout=0.4, max_retries=1)
+    fault.queue(stall())
+    fault.queue(sse([*HELLO, chunk("", "stop")]))
+    seen: list[str] = []
+    assert run_stream(client, mode, seen).choices[0].message.content == "Hello"
+    assert len(fault.requests) == 2 and sleeps == [0.5]
+
+
+def test_total_deadline_ends_a_stream_that_drips_one_byte_every_200ms(make_client, fault, mode):
+    client = make_client(fault.base_url, timeout=llmplug.Timeout(connect=1, read=5, total=1.0))
+    frames = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in [*HELLO, chunk("", "stop")])
+    fault.queue(drip({"Content-Type": "text/event-stream"}, frames, 0.2))
+    started = time.monotonic()
+    error, seen = stream_fails(llmplug.StreamTimeoutError, client, mode)
+    assert 0.9 < time.monotonic() - started < 1.6
+    assert "total timeout of 1.0s reached while reading the response body" in str(error)
+    assert error.received == "" and seen == [] and len(fault.requests) == 1
 
 
 def test_responses_stream_without_completed_event(client, fault, mode):
