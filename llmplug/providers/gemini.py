@@ -21,10 +21,13 @@ Choices made for ``gemini`` (documented in the README):
 - A ``functionCall`` part's ``thoughtSignature`` is kept on the tool call as
   ``extra_content: {"google": {"thought_signature": ...}}`` (where
   ``gemini-openai`` puts it) and sent back as the part's ``thoughtSignature``.
-- A prompt blocked by ``promptFeedback.blockReason`` gives one choice with
-  ``finish_reason="content_filter"`` and the reason in ``message.refusal``;
-  finish reasons with no OpenAI name (``MALFORMED_FUNCTION_CALL``...) are
-  kept in lower case, never turned into ``"stop"``.
+- Every reason that blocks an answer (:data:`BLOCK_REASONS`) is
+  ``finish_reason="content_filter"``; a prompt blocked by
+  ``promptFeedback.blockReason`` gives one such choice with the reason in
+  ``message.refusal``; finish reasons with no OpenAI name
+  (``MALFORMED_FUNCTION_CALL``...) are kept in lower case, never turned into
+  ``"stop"``. Gemini's reason stays on ``choice.native_finish_reason`` and its
+  message on ``choice.finish_message`` (the table is in docs/gemini.md).
 
 The provider does no I/O: ``models()`` follows ``nextPageToken`` through every page (``llmplug_next_page``).
 """
@@ -145,10 +148,17 @@ _EMBEDDING_PARAMS = {"dimensions": "outputDimensionality", "task_type": "taskTyp
 
 # ---------------------------------------------------------------- response mapping tables
 
-_CONTENT_FILTER = frozenset(
-    {"SAFETY", "RECITATION", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII",
-     "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}
+#: Every ``finishReason`` (candidates) and ``blockReason`` (prompts) Google documents
+#: for an answer that was blocked, on the Gemini API and on Vertex AI: each is
+#: ``"content_filter"``. The table is in docs/gemini.md.
+BLOCK_REASONS = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+     "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "MODEL_ARMOR", "JAILBREAK"}
 )
+#: Finish reasons with an OpenAI name; any other reason that is not a block is kept in lower case.
+_OPENAI_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+#: "No reason given": no finish reason yet.
+_UNSPECIFIED = frozenset({"FINISH_REASON_UNSPECIFIED", "BLOCK_REASON_UNSPECIFIED", "BLOCKED_REASON_UNSPECIFIED"})
 
 
 @hookimpl
@@ -633,17 +643,17 @@ def _embed_content(text: str) -> dict[str, Any]:
 
 
 def finish_reason(reason: Any, has_calls: bool) -> str | None:
-    """Gemini's ``finishReason`` in OpenAI's words; reasons OpenAI has no name for
+    """Gemini's ``finishReason`` in OpenAI's words: ``STOP`` is ``"stop"`` (``"tool_calls"``
+    after a function call), ``MAX_TOKENS`` ``"length"``, every block reason
+    (:data:`BLOCK_REASONS`) ``"content_filter"``; reasons OpenAI has no name for
     (``MALFORMED_FUNCTION_CALL``, ``OTHER``...) are kept, in lower case."""
-    if not reason or reason == "FINISH_REASON_UNSPECIFIED":
+    if not reason or reason in _UNSPECIFIED:
         return None
-    if reason == "STOP":
-        return "tool_calls" if has_calls else "stop"
-    if reason == "MAX_TOKENS":
-        return "length"
-    if reason in _CONTENT_FILTER:
+    if reason == "STOP" and has_calls:
+        return "tool_calls"
+    if reason in BLOCK_REASONS:
         return "content_filter"
-    return str(reason).lower()
+    return _OPENAI_FINISH.get(reason) or str(reason).lower()
 
 
 def usage(meta: Any) -> dict[str, Any] | None:
@@ -731,13 +741,24 @@ def _logprobs(candidate: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"content": content}
 
 
-def _blocked(data: Mapping[str, Any]) -> str | None:
+def _blocked_choice(data: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    """The one choice (``key`` is "message" or "delta") that stands for a prompt blocked by
+    ``promptFeedback.blockReason``: ``"content_filter"``, whatever the reason; the reason
+    is in ``message.refusal`` and ``native_finish_reason``, Google's message in ``finish_message``."""
     feedback = data.get("promptFeedback")
-    if isinstance(feedback, Mapping) and feedback.get("blockReason"):
-        reason = f"the prompt was blocked by Gemini ({feedback['blockReason']})"
-        detail = feedback.get("blockReasonMessage")
-        return f"{reason}: {detail}" if detail else reason
-    return None
+    if not isinstance(feedback, Mapping) or not feedback.get("blockReason"):
+        return None
+    reason = feedback["blockReason"]
+    detail = feedback.get("blockReasonMessage")
+    refusal = f"the prompt was blocked by Gemini ({reason})" + (f": {detail}" if detail else "")
+    body: dict[str, Any] = {"role": "assistant", "refusal": refusal}
+    if key == "message":
+        body["content"] = None
+    choice: dict[str, Any] = {"index": 0, key: body, "finish_reason": "content_filter", "logprobs": None,
+                              "native_finish_reason": reason}
+    if detail:
+        choice["finish_message"] = detail
+    return choice
 
 
 def _candidates(data: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -761,12 +782,9 @@ def completion_from_gemini(data: Any) -> ChatCompletion:
         if calls:
             message["tool_calls"] = [{k: v for k, v in call.items() if k != "index"} for call in calls]
         choices.append(_choice(cand, index, "message", message, bool(calls)))
-    blocked = _blocked(data)
-    if blocked and not choices:
-        choices.append(
-            {"index": 0, "message": {"role": "assistant", "content": None, "refusal": blocked},
-             "finish_reason": "content_filter", "logprobs": None}
-        )
+    blocked = None if choices else _blocked_choice(data, "message")
+    if blocked:
+        choices.append(blocked)
     return _openai_shaped(data, choices, ChatCompletion)
 
 
@@ -778,6 +796,8 @@ def _choice(cand: Mapping[str, Any], index: int, key: str, body: dict[str, Any],
         "finish_reason": finish_reason(cand.get("finishReason"), called),
         "logprobs": _logprobs(cand),
     }
+    if cand.get("finishReason"):
+        choice["native_finish_reason"] = cand["finishReason"]
     if cand.get("finishMessage"):
         choice["finish_message"] = cand["finishMessage"]
     return choice
@@ -843,10 +863,9 @@ class ChunkParser:
                 delta["tool_calls"] = calls
                 self.with_calls.add(index)
             choices.append(_choice(cand, index, "delta", delta, index in self.with_calls))
-        blocked = _blocked(data)
-        if blocked and not choices:
-            delta = {"role": "assistant", "refusal": blocked}
-            choices.append({"index": 0, "delta": delta, "finish_reason": "content_filter"})
+        blocked = None if choices else _blocked_choice(data, "delta")
+        if blocked:
+            choices.append(blocked)
         return _openai_shaped(data, choices, ChatCompletionChunk)
 
 
