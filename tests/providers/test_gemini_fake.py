@@ -14,7 +14,8 @@ from google.ai.generativelanguage_v1beta import types as gl
 from google.protobuf import json_format
 
 from llmplug.testing import FakeAPI
-from llmplug.testing.gemini_api import fake_thought_signature
+from llmplug.testing.gemini_api import fake_thought_signature, gemini_service
+from tests.providers.gemini_replies import CODE_REPLY, SERVER_TOOL_REPLY, THINKING_REPLY
 
 GEN = "/v1beta/models/gemini-2.5-flash:generateContent"
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "Hello there"}]}]}
@@ -240,25 +241,6 @@ def test_openai_compatible_errors_are_listed(api):
 
 # ---------------------------------------------------------------- scripted candidates
 
-THINKING_REPLY = [
-    {"text": "**Planning**\n\nThe user greets me.", "thought": True, "thoughtSignature": "c2lnLXRob3VnaHQ="},
-    {"text": "Hello to you, and a good day as well."},
-    {"text": "", "thoughtSignature": "c2lnLWVuZA=="},
-]
-CODE_REPLY = [
-    {"text": "I will compute it with Python."},
-    {"executableCode": {"language": "PYTHON", "code": "print(6 * 7)"}},
-    {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "42\n"}},
-    {"text": "The answer is 42, as the code printed.", "thoughtSignature": "c2lnLWNvZGU="},
-]
-SERVER_TOOL_REPLY = [
-    {"toolCall": {"id": "s1", "toolType": "GOOGLE_SEARCH_WEB", "args": {"queries": ["llmplug"]}},
-     "thoughtSignature": "c2lnLXRvb2w="},
-    {"toolResponse": {"id": "s1", "toolType": "GOOGLE_SEARCH_WEB", "response": {"result": "a Python client"}}},
-    {"text": "llmplug is a Python client."},
-]
-
-
 def _streamed_parts(answer: Answer) -> tuple[list[dict], list[dict]]:
     """(every part in arrival order, the finishing candidate) of an SSE answer."""
     events = [json.loads(block[len("data: "):]) for block in answer.raw.decode().split("\r\n\r\n") if block]
@@ -268,8 +250,6 @@ def _streamed_parts(answer: Answer) -> tuple[list[dict], list[dict]]:
 
 @pytest.mark.parametrize("parts", [THINKING_REPLY, CODE_REPLY, SERVER_TOOL_REPLY], ids=["thinking", "code", "tools"])
 def test_scripted_candidates_streamed_and_not(api, parts):
-    from llmplug.testing.gemini_api import gemini_service
-
     service = gemini_service(api)
     service.script_reply(parts, finish_message="done", times=2)
     data = call(api, "POST", GEN, HELLO).json
@@ -296,8 +276,6 @@ def test_scripted_candidates_streamed_and_not(api, parts):
 
 
 def test_scripted_block_and_bad_script(api):
-    from llmplug.testing.gemini_api import gemini_service
-
     service = gemini_service(api)
     service.script_reply([], finish_reason="MODEL_ARMOR", finish_message="Blocked by Model Armor.")
     candidate = call(api, "POST", GEN, HELLO).json["candidates"][0]
