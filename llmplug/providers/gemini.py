@@ -21,6 +21,11 @@ Choices made for ``gemini`` (documented in the README):
 - A ``functionCall`` part's ``thoughtSignature`` is kept on the tool call as
   ``extra_content: {"google": {"thought_signature": ...}}`` (where
   ``gemini-openai`` puts it) and sent back as the part's ``thoughtSignature``.
+- A reply with parts that text and tool calls cannot say all about (thoughts,
+  signatures on text, code execution, server-side ``toolCall``/``toolResponse``...)
+  keeps all its parts in the message's ``extra_content.google.parts``, sent back
+  exactly in later requests, and lists the code that ran in
+  ``extra_content.google.code_executions`` (:func:`google_extras`; docs/gemini.md).
 - Every reason that blocks an answer (:data:`BLOCK_REASONS`) is
   ``finish_reason="content_filter"``; a prompt blocked by
   ``promptFeedback.blockReason`` gives one such choice with the reason in
