@@ -869,13 +869,11 @@ def _stream_steps(candidate: dict[str, Any]) -> list[list[dict[str, Any]]]:
     for part in (candidate.get("content") or {}).get("parts") or []:
         pieces = _pieces(part["text"]) if isinstance(part.get("text"), str) and not part.get("thought") else []
         if pieces:
-            cut = [{**part, "text": "".join(pieces[k:k + 4])} for k in range(0, len(pieces), 4)]
-            signature = part.get("thoughtSignature")
-            for piece in cut[:-1]:
-                piece.pop("thoughtSignature", None)
+            plain = {key: value for key, value in part.items() if key != "thoughtSignature"}
+            cut = [{**plain, "text": "".join(pieces[k:k + 4])} for k in range(0, len(pieces), 4)]
+            if part.get("thoughtSignature"):
+                cut[-1]["thoughtSignature"] = part["thoughtSignature"]
             steps.extend([piece] for piece in cut)
-            if signature:
-                cut[-1]["thoughtSignature"] = signature
         elif "functionCall" in part and steps and "functionCall" in steps[-1][0]:
             steps[-1].append(part)
         else:
