@@ -3,6 +3,7 @@ accumulators that assemble a stream's events into the non-streamed result."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -71,6 +72,7 @@ class Accumulator:
 class _ChoiceState:
     __slots__ = (
         "role", "content", "refusal", "reasoning", "finish_reason", "function_call", "tool_calls", "logprobs", "extra",
+        "extra_content",
     )
 
     def __init__(self) -> None:
@@ -84,6 +86,8 @@ class _ChoiceState:
         self.logprobs: list[Any] = []
         #: Choice-level fields a provider adds (Gemini's ``finish_message``...).
         self.extra: dict[str, Any] = {}
+        #: The deltas' ``extra_content`` (provider extras of the message), merged.
+        self.extra_content: dict[str, Any] = {}
 
     def merge_tool_call(self, delta: Any) -> None:
         calls = self.tool_calls
@@ -125,7 +129,22 @@ class _ChoiceState:
             msg["function_call"] = self.function_call
         if self.tool_calls:
             msg["tool_calls"] = self.tool_calls
+        if self.extra_content:
+            msg["extra_content"] = self.extra_content
         return msg
+
+
+def _merge_extra_content(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    """A delta's ``extra_content`` merged into the earlier ones': dicts key by key,
+    lists extended, any other value replaced (copies: the chunks stay as they came)."""
+    for key, value in extra.items():
+        have = into.get(key)
+        if isinstance(have, dict) and isinstance(value, dict):
+            _merge_extra_content(have, value)
+        elif isinstance(have, list) and isinstance(value, list):
+            have.extend(copy.deepcopy(value))
+        else:
+            into[key] = copy.deepcopy(value)
 
 
 _CHUNK_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
@@ -188,6 +207,9 @@ class ChatAccumulator(Accumulator):
             if delta.tool_calls:
                 for call in delta.tool_calls:
                     state.merge_tool_call(call)
+            extra_content = delta.raw.get("extra_content") if isinstance(delta.raw, dict) else None
+            if isinstance(extra_content, dict):
+                _merge_extra_content(state.extra_content, extra_content)
             if delta.function_call is not None:
                 fc = state.function_call or {"name": "", "arguments": ""}
                 fc["name"] = delta.function_call.name or fc["name"]

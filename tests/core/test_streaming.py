@@ -169,3 +169,17 @@ def test_choice_extras_and_logprobs_survive_assembly():
     assert choice.finish_message == "bad call"
     assert [t["token"] for t in choice.logprobs["content"]] == ["a", "b"]
     assert acc.result().choices[0].message.content == "ab"
+
+
+def test_delta_extra_content_is_merged_into_the_message():
+    first = {"x": {"parts": [{"a": 1}], "note": "old"}}
+    acc = assemble(
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi", "extra_content": first}}]},
+        {"choices": [{"index": 0, "delta": {"extra_content": {"x": {"parts": [{"b": 2}], "note": "new"}, "y": [1]}}}]},
+        {"choices": [{"index": 1, "delta": {"content": "no extras"}, "finish_reason": "stop"}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    )
+    result = acc.result()
+    assert result.choices[0].message.raw["extra_content"] == {"x": {"parts": [{"a": 1}, {"b": 2}], "note": "new"}, "y": [1]}
+    assert result.choices[0].message.content == "Hi" and "extra_content" not in result.choices[1].message.raw
+    assert first == {"x": {"parts": [{"a": 1}], "note": "old"}}  # the chunk itself is left as it came
