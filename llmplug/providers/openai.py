@@ -11,7 +11,8 @@ made tool calls into ``"tool_calls"`` (Gemini's endpoint streams it so); and
 no ``index``) a generated id ``call_<hex>``, the same on every chunk of that
 call and in the assembled message, so the next turn's ``tool`` message can
 refer to it. Non-streamed, the id is filled in ``.raw`` too, since a history is
-built from it. Extra fields such as thought signatures
+built from it. ``stream_include_usage`` says the server takes
+``stream_options.include_usage``, which chat sessions ask for when they stream. Extra fields such as thought signatures
 (``extra_content.google.thought_signature``) stay on the tool call, so a
 replayed history sends them back unchanged.
 """
@@ -72,6 +73,7 @@ PROVIDERS = (
             "completions.create": {"model": "gpt-3.5-turbo-instruct", "temperature": 0.5, "max_tokens": 600},
             "embeddings.create": {"model": "text-embedding-3-small"},
         },
+        options={"stream_include_usage": True},
         user_options=("organization", "project"),
         description="OpenAI's API (options: organization=, project=; or OPENAI_ORG_ID, OPENAI_PROJECT_ID)",
     ),
@@ -82,6 +84,7 @@ PROVIDERS = (
         api_key_env=("OPENROUTER_API_KEY",),
         default_model="openai/gpt-4.1",
         defaults={"embeddings.create": {"model": "openai/text-embedding-3-small"}},
+        options={"stream_include_usage": True},
         user_options=(),
         description="OpenRouter's OpenAI-compatible API",
     ),
@@ -91,6 +94,7 @@ PROVIDERS = (
         base_url=None,
         api_key_env=("OPENAI_COMPATIBLE_API_KEY",),
         requires_key=False,
+        options={"stream_include_usage": True},
         user_options=(),
         description="any OpenAI-compatible server (Ollama, vLLM, llama.cpp...): base_url required, key optional",
     ),
@@ -104,6 +108,7 @@ PROVIDERS = (
         options={
             "stop_means_tool_calls": True,
             "fill_tool_call_ids": True,
+            "stream_include_usage": True,
             "unsupported_operations": {
                 **dict.fromkeys(
                     ("responses.create", "responses.retrieve", "responses.delete", "responses.cancel"),

@@ -155,12 +155,17 @@ class ChatSession(Session):
         ``stream_callback(chunk, raw_event)`` streams it: ``chunk`` is a
         :class:`~llmplug.core.models.TextChunk` (``content``, ``index``,
         ``tool_calls``; ``str(chunk)`` is its text) and ``raw_event`` the chunk's
-        decoded JSON. Per-call ``overrides`` win over the session's options.
+        decoded JSON. A streamed request asks for usage
+        (``stream_options={"include_usage": True}``) where the provider takes it,
+        so ``last_usage`` is filled; your own ``stream_options`` win. Per-call
+        ``overrides`` win over the session's options.
         """
         if not self.messages:
             raise ConfigurationError("the session has no messages: send() or append_message() first")
         overrides, callback = split_call_args(stream_callback, None, overrides)
         params, callback = self.request_params(overrides, callback)
+        if callback is not None and self.client.provider.options.get("stream_include_usage"):
+            params.setdefault("stream_options", {"include_usage": True})  # the user's own win
         relay = text_chunk_relay(callback) if callback is not None else None
         result = self.client.create_chat_completion(self.messages, params, relay)
         completion = check_result(result, ChatCompletion, self.client)

@@ -348,10 +348,20 @@ def test_streaming_callback_gets_chunks_and_raw_events(client, api):
         assert raw["choices"][0]["delta"]["content"] == chunk.content == str(chunk)
     assert api.last_request.json == {
         "model": "gpt-4.1", "stream": True, "messages": [SYSTEM, user("Tell me a story")],
+        "stream_options": {"include_usage": True},  # a streaming session asks for usage itself
     }
     assert session.messages[-1] == assistant("You said: Tell me a story")
     assert session.last_finish_reason == "stop"
+    assert session.last_usage is not None and session.last_usage.total_tokens > 0
+
+
+def test_the_users_stream_options_win(client, api):
+    session = client.new_chat_session(stream_options={"include_usage": False})
+    session.send("Hi", Recorder())
+    assert api.last_request.json["stream_options"] == {"include_usage": False}
     assert session.last_usage is None  # not asked for
+    session.send("Hi again")  # not streamed: no stream_options
+    assert "stream_options" not in api.last_request.json
 
 
 def test_stream_usage_is_kept_and_stream_options_only_sent_when_streaming(client, api):
