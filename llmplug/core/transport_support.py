@@ -27,6 +27,7 @@ __all__ = [
     "BackendStream",
     "ErrorTable",
     "RejectCookies",
+    "WAITING",
     "describe_error",
     "join_headers",
     "lookup_error",
@@ -110,20 +111,28 @@ def lookup_error(table: ErrorTable, exc: BaseException) -> type[APIConnectionErr
     return None
 
 
+#: The phase named in an error raised while a transport waits for the response head.
+WAITING = "waiting for the response to"
+
+
 @contextlib.contextmanager
-def map_exceptions(table: ErrorTable, request: Request, action: str = "sending") -> Iterator[None]:
+def map_exceptions(
+    table: ErrorTable, request: Request, action: str = "sending", waiting: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
     """Re-raise a backend exception listed in ``table`` as ours, chained.
 
     ``action`` completes the message: "<timed out|connection failed> while
-    <action> <METHOD> <url>: ...". Our own errors and unlisted exceptions
-    pass through unchanged.
+    <action> <METHOD> <url>: ..."; an exception of a ``waiting`` type (the
+    backend's read timeout while the head is awaited) says
+    "while waiting for the response to <METHOD> <url>" instead. Our own errors
+    and unlisted exceptions pass through unchanged.
     """
     try:
         yield
     except APIError:
         raise
     except Exception as exc:
-        error = translate(table, exc, request, action)
+        error = translate(table, exc, request, WAITING if isinstance(exc, waiting) else action)
         if error is None:
             raise
         raise_translated(error, exc)

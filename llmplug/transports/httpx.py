@@ -44,6 +44,7 @@ class HttpxTransport(Transport):
             ((httpx.RequestError, httpx.InvalidURL), APIConnectionError),
             *STDLIB_ERRORS,
         )
+        self._waiting = (httpx.ReadTimeout, httpx.RemoteProtocolError)
 
     def send(self, request: Request) -> Response:
         """Send ``request``; return once the headers are in, body unread."""
@@ -54,7 +55,8 @@ class HttpxTransport(Transport):
             "write": timeout.read,
             "pool": timeout.connect,
         }
-        with map_exceptions(self._errors, request):
+        # A read timeout (or a dropped connection) in send() can only come while the head is awaited.
+        with map_exceptions(self._errors, request, waiting=self._waiting):
             backend_request = self._httpx.Request(
                 request.method,
                 request.url,

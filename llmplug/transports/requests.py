@@ -69,7 +69,8 @@ class RequestsTransport(Transport):
         headers = outgoing_headers(request)
         if "user-agent" not in headers:
             headers["User-Agent"] = self._skip_header
-        with map_exceptions(self._errors, request):
+        # A read timeout in send() can only come while the head is awaited.
+        with map_exceptions(self._errors, request, waiting=(self._requests.ReadTimeout,)):
             # Prepared without the session: no session headers, cookies or netrc auth.
             prepared = self._requests.Request(
                 request.method, request.url, headers=headers, data=request.content

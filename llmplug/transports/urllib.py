@@ -46,6 +46,10 @@ _ERRORS: ErrorTable = (
 )
 
 
+class HeadTimeout(TimeoutError):
+    """The read timeout expired while the response head was awaited."""
+
+
 class UnsupportedURL(http.client.HTTPException):
     """The URL is not ``http://`` or ``https://`` with a host."""
 
@@ -173,7 +177,7 @@ class UrllibTransport(Transport):
 
     def send(self, request: Request) -> Response:
         """Send ``request``; return once the headers are in, body unread."""
-        with map_exceptions(_ERRORS, request):
+        with map_exceptions(_ERRORS, request, waiting=(HeadTimeout,)):
             key, target = _split(request.url)
             headers = dict(outgoing_headers(request).items())
             conn, response = self._exchange(key, target, request, headers)
@@ -192,7 +196,10 @@ class UrllibTransport(Transport):
                 if conn.sock is not None:  # connected: the rest of the exchange uses the read timeout
                     conn.sock.settimeout(request.timeout.read)
                 conn.request(request.method, target, body=request.content, headers=headers)
-                return conn, conn.getresponse()
+                try:
+                    return conn, conn.getresponse()
+                except TimeoutError as exc:
+                    raise HeadTimeout(*exc.args) from exc
             except _STALE_ERRORS:
                 conn.close()
                 if not reused or retried:
