@@ -154,8 +154,10 @@ class ChatSession(Session):
 
         ``stream_callback(chunk, raw_event)`` streams it: ``chunk`` is a
         :class:`~llmplug.core.models.TextChunk` (``content``, ``index``,
-        ``tool_calls``; ``str(chunk)`` is its text) and ``raw_event`` the chunk's
-        decoded JSON. Per-call ``overrides`` win over the session's options.
+        ``tool_calls``, ``refusal``; ``str(chunk)`` is its text) and ``raw_event``
+        the chunk's decoded JSON. A refused reply is appended as it came
+        (``content`` ``None``, ``refusal`` the text) and ``None`` is returned.
+        Per-call ``overrides`` win over the session's options.
         """
         if not self.messages:
             raise ConfigurationError("the session has no messages: send() or append_message() first")
@@ -251,10 +253,13 @@ def _first_choice(completion: ChatCompletion, status: int) -> Choice:
 
 
 def _assistant_message(choice: Choice) -> Message:
-    """The reply as a history message: role, content (None stays None), and the
-    tool calls or function call exactly as the provider sent them."""
+    """The reply as a history message: role, content (None stays None), the
+    refusal when there is one, and the tool calls or function call exactly as
+    the provider sent them."""
     raw = choice.message.raw if isinstance(choice.message.raw, dict) else {}
     message: Message = {"role": raw.get("role") or "assistant", "content": copy.deepcopy(raw.get("content"))}
+    if isinstance(raw.get("refusal"), str):
+        message["refusal"] = raw["refusal"]
     for key in ("tool_calls", "function_call"):
         if raw.get(key):
             message[key] = copy.deepcopy(raw[key])
