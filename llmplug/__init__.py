@@ -30,6 +30,7 @@ from .core.errors import (
     PluginError,
     RateLimitError,
     StreamError,
+    StreamTimeoutError,
     UnknownProviderError,
     UnknownTransportError,
     UnprocessableEntityError,
@@ -74,7 +75,7 @@ __all__ = [
     "ApiResult", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
     "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
     "PluginError", "PluginInfo", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
-    "Stream", "StreamError", "Timeout", "Transport", "TransportSpec", "UnknownProviderError",
+    "Stream", "StreamError", "StreamTimeoutError", "Timeout", "Transport", "TransportSpec", "UnknownProviderError",
     "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
     "hookimpl", "new", "plugins", "providers", "transports",
 ]

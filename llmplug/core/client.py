@@ -80,6 +80,7 @@ class Client:
         verify: bool = True,
         plugins: PluginManager | None = None,
         retry: RetryPolicy | None = None,
+        require_finish_reason: bool = True,
         **options: Any,
     ) -> None:
         if not isinstance(provider, str):
@@ -119,6 +120,7 @@ class Client:
             retry=attrs.evolve(policy, max_retries=max_retries),
             raise_for_status=raise_for_status,
             headers=headers,
+            require_finish_reason=require_finish_reason,
         )
 
     # ------------------------------------------------------------ plumbing

@@ -76,6 +76,7 @@ class Dispatcher:
         retry: RetryPolicy,
         raise_for_status: bool = True,
         headers: Mapping[str, str] | None = None,
+        require_finish_reason: bool = True,
     ) -> None:
         self.plugins = plugins
         self.provider = provider
@@ -84,6 +85,7 @@ class Dispatcher:
         self.timeout = timeout
         self.retry = retry
         self.raise_for_status = raise_for_status
+        self.require_finish_reason = require_finish_reason
         self.headers = Headers({"User-Agent": USER_AGENT, **provider.headers, **(headers or {})})
 
     def call(
@@ -275,7 +277,7 @@ class Dispatcher:
                 request=response.request,
                 provider=self.provider.name,
             )
-        accumulator = accumulator_for(get_operation(operation).event)
+        accumulator = accumulator_for(get_operation(operation).event, require_finish=self.require_finish_reason)
         parse = self.plugins.stream_parser(self.provider, operation)
         # A mid-stream error is scrubbed and stamped like the errors of call().
         on_error = partial(self._finish, attempts=attempts)
@@ -314,11 +316,13 @@ class DeadlineStream:
         for chunk in self._stream:
             if time.monotonic() > self._deadline:
                 self._stream.close()
-                raise APITimeoutError(
+                error = APITimeoutError(
                     f"total timeout of {self._total}s reached while reading the response body of "
                     f"{self._request.method} {redact_url(self._request.url)}",
                     request=self._request,
                 )
+                error.deadline_passed = True  # type: ignore[attr-defined]  # no time left for a retry
+                raise error
             yield chunk
 
     def close(self) -> None:

@@ -11,6 +11,7 @@
         ├── APIConnectionError               no usable response (safe to retry)
         │   └── APITimeoutError              a connect/read/total timeout
         ├── StreamError                      a stream broke, ended early or held bad data
+        │   └── StreamTimeoutError           ...by a timeout (also an APITimeoutError)
         ├── APIResponseValidationError       a 2xx body that is not what was promised
         └── APIStatusError                   a non-2xx status
             ├── BadRequestError 400          ├── ConflictError 409
@@ -93,7 +94,10 @@ class APITimeoutError(APIConnectionError):
 class StreamError(APIError):
     """A stream broke, ended without its terminator, or carried a payload that is not JSON.
 
-    ``payload`` is the offending data (if any); ``received`` what was delivered before.
+    ``payload`` is the offending data (if any); ``received`` the text assembled
+    before the failure (choice 0's content, the Responses output text, the
+    Gemini candidate's text); ``events`` the events delivered before it. When
+    the connection failed, the transport's error is the ``__cause__``.
     """
 
     def __init__(
@@ -102,12 +106,22 @@ class StreamError(APIError):
         *,
         payload: str | None = None,
         received: Any = None,
+        events: list[Any] | None = None,
         request: Any = None,
         provider: str | None = None,
     ) -> None:
         super().__init__(message, request=request, provider=provider)
         self.payload = payload
         self.received = received
+        self.events: list[Any] = [] if events is None else events
+        #: The connection broke before any event reached the caller: safe to retry.
+        self.retryable = False
+
+
+class StreamTimeoutError(StreamError, APITimeoutError):
+    """A stream stalled past the read timeout, or ran past the total deadline,
+    after its response started: both a StreamError (with ``received``) and an
+    APITimeoutError."""
 
 
 class APIResponseValidationError(APIError):

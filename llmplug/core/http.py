@@ -113,26 +113,27 @@ NOT_GIVEN: Any = _NotGiven()
 class Timeout:
     """Time limits in seconds; ``None`` means no limit for that phase.
 
-    ``connect`` bounds opening the connection (TCP and TLS). ``read`` bounds
-    each wait for bytes (the response head, then every read of the body), so on
-    a stream it is the idle timeout: no byte for ``read`` seconds ends the
-    stream with :class:`~llmplug.core.errors.APITimeoutError`. ``total`` bounds
-    a whole call (every attempt, every wait between retries, and the body or
-    stream) and is enforced by dispatch.
+    ``connect`` bounds opening the connection (TCP and TLS) and ``read`` each
+    wait for bytes (the response head, then every read of the body, so on a
+    stream it is the idle timeout), for each attempt: an attempt that times
+    out is retried like any connection error. ``total`` is a deadline over the
+    whole call (every attempt, every wait between retries, and the body or
+    stream), enforced by dispatch, only when set.
 
-    The defaults follow openai-python (5 s to connect, 10 minutes for the rest),
-    with the 10 minutes also bounding the whole call, so nothing waits forever.
-    A number ``n`` as ``timeout=n`` sets all three to ``n``.
+    The defaults follow openai-python: 5 s to connect, 600 s for each read, no
+    total deadline. A number ``n`` as ``timeout=n`` means ``connect=n, read=n``
+    per attempt, and no total deadline, as in openai-python and httpx.
     """
 
     connect: float | None = attrs.field(default=5.0, validator=_check_seconds)
     read: float | None = attrs.field(default=600.0, validator=_check_seconds)
-    total: float | None = attrs.field(default=600.0, validator=_check_seconds)
+    total: float | None = attrs.field(default=None, validator=_check_seconds)
 
     @classmethod
     def coerce(cls, value: Timeout | float | int | None | _NotGiven) -> Timeout:
-        """A Timeout from a number (connect, read and total), ``None`` (no limit at
-        all, as in httpx) or :data:`NOT_GIVEN` (the defaults); a Timeout passes through."""
+        """A Timeout from a number (connect and read, per attempt), ``None`` (no
+        limit at all, as in httpx) or :data:`NOT_GIVEN` (the defaults); a Timeout
+        passes through."""
         if isinstance(value, Timeout):
             return value
         if value is NOT_GIVEN:
@@ -141,7 +142,11 @@ class Timeout:
             return cls(connect=None, read=None, total=None)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ConfigurationError(f"timeout must be a positive number of seconds or a llmplug.Timeout, not {value!r}")
-        return cls(connect=float(value), read=float(value), total=float(value))
+        return cls(connect=float(value), read=float(value), total=None)
+
+    def __repr__(self) -> str:
+        total = "None (no deadline)" if self.total is None else repr(self.total)
+        return f"Timeout(connect={self.connect!r}, read={self.read!r} per attempt, total={total})"
 
 
 @attrs.define(repr=False)

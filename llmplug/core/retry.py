@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import attrs
 
-from .errors import APIConnectionError, APIError, APIStatusError
+from .errors import APIConnectionError, APIError, APIStatusError, StreamError
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -37,6 +37,8 @@ class RetryPolicy:
             if hint is not None and hint.strip().lower() in ("true", "false"):
                 return hint.strip().lower() == "true"
             return error.status_code in RETRY_STATUSES or error.status_code >= 500
+        if isinstance(error, StreamError):  # only a connection lost before the first event
+            return error.retryable
         return isinstance(error, APIConnectionError) and not _certificate_rejected(error)
 
     def wait(self, attempt: int, error: APIError) -> float:

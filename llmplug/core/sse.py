@@ -48,20 +48,24 @@ class SSEDecoder:
     Follows the WHATWG event-stream rules, with these deliberate tolerances:
 
     * whitespace (spaces, tabs) before a field name is ignored;
-    * when a ``data:`` line arrives while the pending data is already a whole
-      JSON object or array, the pending event is dispatched first (servers that
-      leave out the blank line between JSON events).
+    * servers that leave out the blank line between events (one ``data:`` line
+      per event): when a ``data:``, ``event:`` or ``id:`` line arrives while
+      the pending data is already a whole JSON object or array, or ``[DONE]``,
+      the pending event is dispatched first, so every other rule holds as in
+      the blank-line layout.
 
     Line ends are ``\\n``, ``\\r\\n`` or ``\\r``, also when ``\\r\\n`` is split
     across chunks. A UTF-8 BOM at the start of the stream is skipped. Complete
-    lines are decoded as strict UTF-8: invalid bytes raise ``UnicodeDecodeError``
-    from :meth:`feed` or :meth:`flush` (no replacement characters). There is no
+    lines are decoded as strict UTF-8 (no replacement characters): the events
+    of the lines before an invalid byte are returned first, and the
+    ``UnicodeDecodeError`` is raised by the next :meth:`feed` or :meth:`flush`,
+    so a caller that stops at ``[DONE]`` never sees bytes after it. There is no
     line-length limit; an unfinished line is kept as a list of byte chunks, so a
     long line costs linear time. ``id`` persists from event to event, as in
     WHATWG (an ``id:`` with an empty value sets it to ``""``).
     """
 
-    __slots__ = ("_parts", "_started", "_skip_lf", "_data", "_event", "_id")
+    __slots__ = ("_parts", "_started", "_skip_lf", "_data", "_event", "_id", "_error")
 
     def __init__(self) -> None:
         self._reset()
@@ -73,9 +77,12 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._id: str | None = None
+        self._error: UnicodeDecodeError | None = None  # raised by the next feed or flush
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Take the next bytes of the stream; return the events they complete."""
+        if self._error is not None:
+            raise self._error
         if not chunk:
             return []
         if self._skip_lf:
@@ -116,7 +123,10 @@ class SSEDecoder:
 
         # Line ends are ASCII, so decoding whole lines together equals decoding
         # each line: a multi-byte character never straddles ``complete``'s end.
-        text = complete.decode("utf-8")
+        try:
+            text = complete.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return self._up_to_invalid(complete, exc)
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
@@ -128,6 +138,10 @@ class SSEDecoder:
 
         The decoder is then back in its initial state, ready for a new stream.
         """
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._reset()
+            raise error
         rest = b"".join(self._parts)
         self._parts = []
         out = self._lines([rest.decode("utf-8")]) if rest else []
@@ -135,6 +149,28 @@ class SSEDecoder:
             out.append(self._dispatch())
         self._reset()
         return out
+
+    def _up_to_invalid(self, complete: bytes, error: UnicodeDecodeError) -> list[SSEEvent]:
+        """The events of the lines before the first one that is not UTF-8; ``error``
+        is kept for the next call."""
+        good: list[str] = []
+        for line in complete.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[:-1]:
+            try:
+                good.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                break
+        self._error = error
+        out = self._lines(good)
+        if self._pending_is_whole():  # one line per event: the bad line would have ended it
+            out.append(self._dispatch())
+        return out
+
+    def _pending_is_whole(self) -> bool:
+        """Whether the pending data is a whole event already (``[DONE]`` or a JSON value)."""
+        data = self._data
+        if not data or (len(data) == 1 and not data[0]):
+            return False
+        return (len(data) == 1 and data[0] == "[DONE]") or _is_complete_json("\n".join(data))
 
     def _dispatch(self) -> SSEEvent:
         data = self._data
@@ -169,14 +205,16 @@ class SSEDecoder:
             if value[:1] == " ":
                 value = value[1:]
             if name == "data":
-                data = self._data
-                if data and (len(data) > 1 or data[0]) and _is_complete_json("\n".join(data)):
+                if self._data and self._pending_is_whole():
                     out.append(self._dispatch())
-                    data = self._data
-                data.append(value)
+                self._data.append(value)
             elif name == "event":
+                if self._data and self._pending_is_whole():
+                    out.append(self._dispatch())
                 self._event = value
             elif name == "id":
+                if self._data and self._pending_is_whole():
+                    out.append(self._dispatch())
                 if "\0" not in value:
                     self._id = value
             # "retry" and unknown fields are ignored.

@@ -3,13 +3,14 @@ accumulators that assemble a stream's events into the non-streamed result."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from .convert import structure
-from .errors import APIError, StreamError
+from .errors import APIConnectionError, APIError, APITimeoutError, StreamError, StreamTimeoutError
 from .http import Response, redact_url
 from .models import (
     ChatCompletion,
@@ -45,13 +46,20 @@ class Accumulator:
     event_type: type | None = None
     #: Set by :func:`iter_events` once the stream ended complete: ``result()`` is whole.
     finished: bool = False
+    #: Whether a whole answer needs its finish reason (the client's ``require_finish_reason``).
+    require_finish: bool = True
 
     def add(self, event: Any) -> None:
         self.last = event
 
     def complete(self, saw_done: bool) -> bool:
-        """Whether the stream was whole when it ended."""
+        """Whether what arrived is a whole answer when the stream ends (at DONE
+        if ``saw_done``, else at the end of the body)."""
         return saw_done
+
+    def missing(self) -> str:
+        """What an incomplete stream lacks, for its StreamError."""
+        return "no terminating event"
 
     def received(self) -> Any:
         """What was delivered so far, for an error raised mid-stream."""
@@ -64,6 +72,7 @@ class Accumulator:
 class _ChoiceState:
     __slots__ = (
         "role", "content", "refusal", "reasoning", "finish_reason", "function_call", "tool_calls", "logprobs", "extra",
+        "extra_content",
     )
 
     def __init__(self) -> None:
@@ -80,6 +89,8 @@ class _ChoiceState:
         self.logprobs: list[Any] = []
         #: Choice-level fields a provider adds (Gemini's ``finish_message``...).
         self.extra: dict[str, Any] = {}
+        #: The deltas' ``extra_content`` (provider extras of the message), merged.
+        self.extra_content: dict[str, Any] = {}
 
     def merge_tool_call(self, delta: Any) -> None:
         calls = self.tool_calls
@@ -141,7 +152,22 @@ class _ChoiceState:
             msg["function_call"] = self.function_call
         if self.tool_calls:
             msg["tool_calls"] = self.tool_calls
+        if self.extra_content:
+            msg["extra_content"] = self.extra_content
         return msg
+
+
+def _merge_extra_content(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    """A delta's ``extra_content`` merged into the earlier ones': dicts key by key,
+    lists extended, any other value replaced (copies: the chunks stay as they came)."""
+    for key, value in extra.items():
+        have = into.get(key)
+        if isinstance(have, dict) and isinstance(value, dict):
+            _merge_extra_content(have, value)
+        elif isinstance(have, list) and isinstance(value, list):
+            have.extend(copy.deepcopy(value))
+        else:
+            into[key] = copy.deepcopy(value)
 
 
 _CHUNK_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
@@ -167,6 +193,13 @@ def _merge_logprobs(parts: list[Any]) -> Any:
             else:
                 merged.setdefault(key, value)
     return merged
+
+
+def _unfinished(indices: list[int]) -> str:
+    return (
+        f"choice {', '.join(map(str, indices))} had no finish_reason, so the answer may be cut short "
+        "(for a server that never sends one: llmplug.new(..., require_finish_reason=False))"
+    )
 
 
 class ChatAccumulator(Accumulator):
@@ -200,6 +233,9 @@ class ChatAccumulator(Accumulator):
             if delta.tool_calls:
                 for call in delta.tool_calls:
                     state.merge_tool_call(call)
+            extra_content = delta.raw.get("extra_content") if isinstance(delta.raw, dict) else None
+            if isinstance(extra_content, dict):
+                _merge_extra_content(state.extra_content, extra_content)
             if delta.function_call is not None:
                 fc = state.function_call or {"name": "", "arguments": ""}
                 fc["name"] = delta.function_call.name or fc["name"]
@@ -214,7 +250,14 @@ class ChatAccumulator(Accumulator):
                 state.extra.update((key, choice.raw[key]) for key in extra)
 
     def complete(self, saw_done: bool) -> bool:
-        return saw_done or (bool(self.choices) and all(s.finish_reason for s in self.choices.values()))
+        if not self.require_finish:
+            return True
+        return bool(self.choices) and all(s.finish_reason for s in self.choices.values())
+
+    def missing(self) -> str:
+        if not self.choices:
+            return "no choice arrived"
+        return _unfinished([i for i, s in sorted(self.choices.items()) if not s.finish_reason])
 
     def received(self) -> str:
         """Choice 0's text so far: its content, or its refusal when no content came."""
@@ -268,7 +311,14 @@ class CompletionAccumulator(Accumulator):
                 self.finish.setdefault(choice.index, None)
 
     def complete(self, saw_done: bool) -> bool:
-        return saw_done or (bool(self.finish) and all(self.finish.values()))
+        if not self.require_finish:
+            return True
+        return bool(self.finish) and all(self.finish.values())
+
+    def missing(self) -> str:
+        if not self.finish:
+            return "no choice arrived"
+        return _unfinished([i for i, f in sorted(self.finish.items()) if not f])
 
     def received(self) -> str:
         return "".join(self.texts.get(0, []))
@@ -305,6 +355,9 @@ class ResponseAccumulator(Accumulator):
     def complete(self, saw_done: bool) -> bool:
         return self.final is not None
 
+    def missing(self) -> str:
+        return "no response.completed or response.incomplete event"
+
     def received(self) -> str:
         """The output text so far, or the refusal text so far when no text came."""
         return "".join(self.text or self.refusal)
@@ -320,22 +373,28 @@ _ACCUMULATORS: dict[type, Callable[[], Accumulator]] = {
 }
 
 
-def accumulator_for(event_type: type | None) -> Accumulator:
-    """A fresh accumulator for a stream of ``event_type`` events."""
+def accumulator_for(event_type: type | None, *, require_finish: bool = True) -> Accumulator:
+    """A fresh accumulator for a stream of ``event_type`` events; with
+    ``require_finish=False`` a chat or text-completion stream whose choices got
+    no finish reason still counts as whole when it ends properly."""
     factory = _ACCUMULATORS.get(event_type) if event_type is not None else None
-    return factory() if factory is not None else Accumulator()
+    accumulator = factory() if factory is not None else Accumulator()
+    accumulator.require_finish = require_finish
+    return accumulator
 
 
 class Terminated:
     """A stream parser that says how its stream ends, for :func:`iter_events`:
 
-    - ``by="done"``: only a DONE event completes it (OpenAI's ``[DONE]``); a body
-      that ends first is a StreamError even if every choice had finished;
-    - ``by="eof"``: a clean end of the body completes it (Gemini's streams have
-      no terminating event).
+    - ``by="done"``: it needs a DONE event (OpenAI's ``[DONE]``); a body that
+      ends first is a StreamError even if every choice had finished;
+    - ``by="eof"``: a clean end of the body completes it, whatever arrived
+      (generic streams with no terminating event).
 
-    A bare parser is complete when DONE came or the operation's events show it
-    finished (every choice has a finish reason, ``response.completed``).
+    In every case but ``"eof"`` the answer must be whole too, as the
+    accumulator judges it: every choice has a finish reason (chat, text
+    completions, Gemini), or ``response.completed`` / ``.incomplete`` came
+    (Responses). A bare parser ends at DONE or at the end of the body.
     """
 
     def __init__(self, parse: Callable[[SSEEvent], Any], by: str) -> None:
@@ -384,13 +443,19 @@ def iter_events(
 
     Stops at DONE without reading further; raises StreamError if the body ends
     before the stream is complete. Sets ``accumulator.finished`` when it ended
-    complete. An error gets ``.received`` (what arrived) and goes through
+    complete. Any failure while reading the body (the transport's
+    APIConnectionError family) becomes a StreamError here, the one place that
+    maps it, so every transport gets the same. An error gets ``.received`` (the
+    text so far) and ``.events`` (what was delivered) and goes through
     ``on_error`` before it is raised. Always closes the response.
     """
     decoder = SSEDecoder()
     saw_done = False
+    assembled = False  # whether an event of the accumulator's type came (a plugin's parser may yield others)
     kind = accumulator.event_type
     add = accumulator.add
+    delivered: list[Any] = []
+    keep = delivered.append
     # map() feeds each body chunk to the decoder without a Python frame per chunk;
     # the decoder's flush comes last, once the body has ended.
     batches = itertools.chain(map(decoder.feed, response.stream), _call_once(decoder.flush))
@@ -401,19 +466,31 @@ def iter_events(
                     item = parse(event)
                     if item is SKIP:
                         continue
-                    if item is DONE:
-                        accumulator.finished = saw_done = True
-                        return
+                    if item is DONE:  # nothing after it is read
+                        saw_done = True
+                        break
                     if kind is None or isinstance(item, kind):
                         add(item)
+                        assembled = True
+                    keep(item)
                     yield item
+                if saw_done:
+                    break
         except UnicodeDecodeError as exc:
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
+        except APIConnectionError as exc:
+            raise _broken(exc, delivered, accumulator.received()) from exc
         by = getattr(parse, "by", None)
-        if not (by == "eof" or (saw_done if by == "done" else accumulator.complete(saw_done))):
-            raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
+        if by != "eof":
+            if by == "done" and not saw_done:
+                raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
+            if not (accumulator.complete(saw_done) if assembled or not delivered else saw_done):
+                end = "at [DONE]" if saw_done else "at the end of the body"
+                raise StreamError(f"stream ended before it was complete ({end}: {accumulator.missing()})", provider=provider)
         accumulator.finished = True
     except APIError as exc:
+        if isinstance(exc, StreamError):
+            exc.events = delivered
         exc.received = accumulator.received()
         if exc.provider is None:
             exc.provider = provider
@@ -422,6 +499,20 @@ def iter_events(
         raise
     finally:
         response.close()
+
+
+def _broken(exc: APIConnectionError, delivered: list[Any], received: Any) -> StreamError:
+    """The StreamError for a body read that failed after the response started:
+    a StreamTimeoutError for a timeout; retryable while no event was delivered."""
+    amount = f"{len(delivered)} event{'s' if len(delivered) != 1 else ''}"
+    if isinstance(received, str):
+        amount += f", {len(received)} character{'s' if len(received) != 1 else ''}"
+    cls = StreamTimeoutError if isinstance(exc, APITimeoutError) else StreamError
+    error = cls(f"stream broke after {amount}: {exc.message}", request=exc.request, provider=exc.provider)
+    error.retryable = not delivered and not getattr(exc, "deadline_passed", False)
+    if getattr(exc, "_llmplug_no_cause", False):  # its backend exception quoted a secret
+        exc.__cause__ = exc.__context__ = None
+    return error
 
 
 def _call_once(fn: Callable[[], T]) -> Iterator[T]:

@@ -21,10 +21,18 @@ Choices made for ``gemini`` (documented in the README):
 - A ``functionCall`` part's ``thoughtSignature`` is kept on the tool call as
   ``extra_content: {"google": {"thought_signature": ...}}`` (where
   ``gemini-openai`` puts it) and sent back as the part's ``thoughtSignature``.
-- A prompt blocked by ``promptFeedback.blockReason`` gives one choice with
-  ``finish_reason="content_filter"`` and the reason in ``message.refusal``;
-  finish reasons with no OpenAI name (``MALFORMED_FUNCTION_CALL``...) are
-  kept in lower case, never turned into ``"stop"``.
+- A reply with parts that text and tool calls cannot say all about (thoughts,
+  signatures on text, code execution, server-side ``toolCall``/``toolResponse``...)
+  keeps all its parts in the message's ``extra_content.google.parts``, sent back
+  exactly in later requests, and lists the code that ran in
+  ``extra_content.google.code_executions`` (:func:`google_extras`; docs/gemini.md).
+- Every reason that blocks an answer (:data:`BLOCK_REASONS`) is
+  ``finish_reason="content_filter"``; a prompt blocked by
+  ``promptFeedback.blockReason`` gives one such choice with the reason in
+  ``message.refusal``; finish reasons with no OpenAI name
+  (``MALFORMED_FUNCTION_CALL``...) are kept in lower case, never turned into
+  ``"stop"``. Gemini's reason stays on ``choice.native_finish_reason`` and its
+  message on ``choice.finish_message`` (the table is in docs/gemini.md).
 
 The provider does no I/O: ``models()`` follows ``nextPageToken`` through every page (``llmplug_next_page``).
 """
@@ -32,6 +40,7 @@ The provider does no I/O: ``models()`` follows ``nextPageToken`` through every p
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import mimetypes
@@ -145,10 +154,17 @@ _EMBEDDING_PARAMS = {"dimensions": "outputDimensionality", "task_type": "taskTyp
 
 # ---------------------------------------------------------------- response mapping tables
 
-_CONTENT_FILTER = frozenset(
-    {"SAFETY", "RECITATION", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII",
-     "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}
+#: Every ``finishReason`` (candidates) and ``blockReason`` (prompts) Google documents
+#: for an answer that was blocked, on the Gemini API and on Vertex AI: each is
+#: ``"content_filter"``. The table is in docs/gemini.md.
+BLOCK_REASONS = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+     "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "MODEL_ARMOR", "JAILBREAK"}
 )
+#: Finish reasons with an OpenAI name; any other reason that is not a block is kept in lower case.
+_OPENAI_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+#: "No reason given": no finish reason yet.
+_UNSPECIFIED = frozenset({"FINISH_REASON_UNSPECIFIED", "BLOCK_REASON_UNSPECIFIED", "BLOCKED_REASON_UNSPECIFIED"})
 
 
 @hookimpl
@@ -512,15 +528,47 @@ def _url_part(url: Any, where: str) -> dict[str, Any]:
 
 
 def _assistant_parts(msg: dict[str, Any], label: str) -> list[dict[str, Any]]:
+    """An assistant message's parts: the ones Gemini sent, kept in
+    ``extra_content.google.parts``, exactly; else its text, then its calls."""
     parts = _text_parts(msg.get("content"), label)
+    calls = []
     for call in msg.get("tool_calls") or []:
         if not isinstance(call, Mapping):
             raise ConfigurationError(f"{label}: each tool call must be a dict")
-        parts.append(_function_call_part(call, label))
+        calls.append(_function_call_part(call, label))
     legacy = msg.get("function_call")
     if isinstance(legacy, Mapping):
-        parts.append(_function_call_part({"function": legacy}, label))
-    return parts
+        calls.append(_function_call_part({"function": legacy}, label))
+    kept = kept_parts(msg)
+    if kept is None:
+        return parts + calls
+    if not isinstance(kept, list) or not all(isinstance(part, Mapping) for part in kept):
+        raise ConfigurationError(f"{label}: extra_content.google.parts must be the list of part dicts Gemini sent")
+    if _part_text(kept) != _part_text(parts) or _part_calls(kept) != _part_calls(calls):
+        raise ConfigurationError(
+            f"{label}: its content or tool calls no longer match extra_content.google.parts, the parts Gemini "
+            "sent (sent back exactly, with their thought signatures); undo the edit, or remove 'extra_content' "
+            "from the message to send the edited text and calls without Gemini's parts and signatures"
+        )
+    return [dict(part) for part in copy.deepcopy(kept)]
+
+
+def kept_parts(message: Mapping[str, Any]) -> Any:
+    """The parts of a Gemini reply kept on its message (``extra_content.google.parts``), or ``None``."""
+    extra = message.get("extra_content")
+    google = extra.get("google") if isinstance(extra, Mapping) else None
+    return google.get("parts") if isinstance(google, Mapping) else None
+
+
+def _part_text(parts: list[Mapping[str, Any]]) -> str:
+    """The answer text of ``parts``: their non-thought text parts, joined."""
+    return "".join(p["text"] for p in parts if isinstance(p.get("text"), str) and not p.get("thought"))
+
+
+def _part_calls(parts: list[Mapping[str, Any]]) -> list[tuple[Any, Any]]:
+    """(name, args) of each ``functionCall`` part."""
+    return [(p["functionCall"].get("name"), p["functionCall"].get("args") or {})
+            for p in parts if isinstance(p.get("functionCall"), Mapping)]
 
 
 def _function_call_part(call: Mapping[str, Any], label: str) -> dict[str, Any]:
@@ -633,17 +681,17 @@ def _embed_content(text: str) -> dict[str, Any]:
 
 
 def finish_reason(reason: Any, has_calls: bool) -> str | None:
-    """Gemini's ``finishReason`` in OpenAI's words; reasons OpenAI has no name for
+    """Gemini's ``finishReason`` in OpenAI's words: ``STOP`` is ``"stop"`` (``"tool_calls"``
+    after a function call), ``MAX_TOKENS`` ``"length"``, every block reason
+    (:data:`BLOCK_REASONS`) ``"content_filter"``; reasons OpenAI has no name for
     (``MALFORMED_FUNCTION_CALL``, ``OTHER``...) are kept, in lower case."""
-    if not reason or reason == "FINISH_REASON_UNSPECIFIED":
+    if not reason or reason in _UNSPECIFIED:
         return None
-    if reason == "STOP":
-        return "tool_calls" if has_calls else "stop"
-    if reason == "MAX_TOKENS":
-        return "length"
-    if reason in _CONTENT_FILTER:
+    if reason == "STOP" and has_calls:
+        return "tool_calls"
+    if reason in BLOCK_REASONS:
         return "content_filter"
-    return str(reason).lower()
+    return _OPENAI_FINISH.get(reason) or str(reason).lower()
 
 
 def usage(meta: Any) -> dict[str, Any] | None:
@@ -710,6 +758,70 @@ def _read_parts(
     return texts, thoughts, calls
 
 
+#: Keys of the parts the message's ``content`` and ``tool_calls`` say all about.
+_PLAIN_TEXT = frozenset({"text"})
+_CALL = frozenset({"functionCall", "thoughtSignature"})
+
+
+def _needs_keeping(part: Any) -> bool:
+    """Whether ``part`` says more than the message's text and tool calls do
+    (a thought, a signature on text, code execution, a server-side tool...)."""
+    if not isinstance(part, Mapping):
+        return False
+    keys = part.keys()
+    if isinstance(part.get("text"), str) and keys <= _PLAIN_TEXT:
+        return False
+    return not (isinstance(part.get("functionCall"), Mapping) and keys <= _CALL)
+
+
+def code_executions(parts: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each ``executableCode`` part with the ``codeExecutionResult`` that follows it, as
+    ``{"language", "code", "outcome", "output"}`` (``None`` for what is missing)."""
+    runs: list[dict[str, Any]] = []
+    for part in parts:
+        code, result = part.get("executableCode"), part.get("codeExecutionResult")
+        if isinstance(code, Mapping):
+            runs.append({"language": code.get("language"), "code": code.get("code"), "outcome": None, "output": None})
+        elif isinstance(result, Mapping):
+            if not runs or runs[-1]["outcome"] is not None or runs[-1]["output"] is not None:
+                runs.append({"language": None, "code": None, "outcome": None, "output": None})
+            runs[-1].update(outcome=result.get("outcome"), output=result.get("output"))
+    return runs
+
+
+def google_extras(parts: Any) -> dict[str, Any] | None:
+    """What a message keeps in ``extra_content.google`` for a candidate's ``parts``:
+    ``parts`` (all of them, as sent, to be sent back) when one says more than the
+    text and tool calls, and ``code_executions`` when code ran; else ``None``."""
+    if not isinstance(parts, list) or not any(_needs_keeping(part) for part in parts):
+        return None
+    kept = [copy.deepcopy(dict(part)) for part in parts if isinstance(part, Mapping)]
+    extras: dict[str, Any] = {"parts": kept}
+    runs = code_executions(kept)
+    if runs:
+        extras["code_executions"] = runs
+    return extras
+
+
+def _add_streamed_part(parts: list[dict[str, Any]], part: Mapping[str, Any]) -> None:
+    """Add a part that arrived in a stream: a piece of text continues the text part
+    before it (same kind, thought or not, and no signature yet), taking its
+    signature along; an empty text part (a bare signature) and any other part
+    stand alone, as in the non-streamed reply."""
+    prev = parts[-1] if parts else None
+    text = part.get("text")
+    if (
+        prev is not None and isinstance(text, str) and text and isinstance(prev.get("text"), str)
+        and prev.keys() <= {"text", "thought"} and part.keys() <= {"text", "thought", "thoughtSignature"}
+        and bool(prev.get("thought")) == bool(part.get("thought"))
+    ):
+        prev["text"] += text
+        if part.get("thoughtSignature"):
+            prev["thoughtSignature"] = part["thoughtSignature"]
+        return
+    parts.append(copy.deepcopy(dict(part)))
+
+
 def _logprobs(candidate: Mapping[str, Any]) -> dict[str, Any] | None:
     result = candidate.get("logprobsResult")
     if not isinstance(result, Mapping):
@@ -731,13 +843,24 @@ def _logprobs(candidate: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"content": content}
 
 
-def _blocked(data: Mapping[str, Any]) -> str | None:
+def _blocked_choice(data: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    """The one choice (``key`` is "message" or "delta") that stands for a prompt blocked by
+    ``promptFeedback.blockReason``: ``"content_filter"``, whatever the reason; the reason
+    is in ``message.refusal`` and ``native_finish_reason``, Google's message in ``finish_message``."""
     feedback = data.get("promptFeedback")
-    if isinstance(feedback, Mapping) and feedback.get("blockReason"):
-        reason = f"the prompt was blocked by Gemini ({feedback['blockReason']})"
-        detail = feedback.get("blockReasonMessage")
-        return f"{reason}: {detail}" if detail else reason
-    return None
+    if not isinstance(feedback, Mapping) or not feedback.get("blockReason"):
+        return None
+    reason = feedback["blockReason"]
+    detail = feedback.get("blockReasonMessage")
+    refusal = f"the prompt was blocked by Gemini ({reason})" + (f": {detail}" if detail else "")
+    body: dict[str, Any] = {"role": "assistant", "refusal": refusal}
+    if key == "message":
+        body["content"] = None
+    choice: dict[str, Any] = {"index": 0, key: body, "finish_reason": "content_filter", "logprobs": None,
+                              "native_finish_reason": reason}
+    if detail:
+        choice["finish_message"] = detail
+    return choice
 
 
 def _candidates(data: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -760,13 +883,13 @@ def completion_from_gemini(data: Any) -> ChatCompletion:
             message["reasoning"] = "".join(thoughts)
         if calls:
             message["tool_calls"] = [{k: v for k, v in call.items() if k != "index"} for call in calls]
+        extras = google_extras(parts)
+        if extras:
+            message["extra_content"] = {"google": extras}
         choices.append(_choice(cand, index, "message", message, bool(calls)))
-    blocked = _blocked(data)
-    if blocked and not choices:
-        choices.append(
-            {"index": 0, "message": {"role": "assistant", "content": None, "refusal": blocked},
-             "finish_reason": "content_filter", "logprobs": None}
-        )
+    blocked = None if choices else _blocked_choice(data, "message")
+    if blocked:
+        choices.append(blocked)
     return _openai_shaped(data, choices, ChatCompletion)
 
 
@@ -778,6 +901,8 @@ def _choice(cand: Mapping[str, Any], index: int, key: str, body: dict[str, Any],
         "finish_reason": finish_reason(cand.get("finishReason"), called),
         "logprobs": _logprobs(cand),
     }
+    if cand.get("finishReason"):
+        choice["native_finish_reason"] = cand["finishReason"]
     if cand.get("finishMessage"):
         choice["finish_message"] = cand["finishMessage"]
     return choice
@@ -803,14 +928,18 @@ class ChunkParser:
 
     Each event is a whole ``GenerateContentResponse`` with only the new parts;
     the parser remembers which candidates started (the role is sent once),
-    how many calls each made (indices and made-up ids continue) and whether a
-    call came (so ``STOP`` becomes ``"tool_calls"``).
+    how many calls each made (indices and made-up ids continue), whether a
+    call came (so ``STOP`` becomes ``"tool_calls"``) and each candidate's parts
+    (text pieces joined): the chunk that finishes a candidate carries the
+    message's ``extra_content.google`` (:func:`google_extras`), so the
+    assembled message equals the non-streamed one.
     """
 
     def __init__(self) -> None:
         self.ids = _CallIds()
         self.started: set[int] = set()
         self.with_calls: set[int] = set()
+        self.parts: dict[int, list[dict[str, Any]]] = {}
 
     def __call__(self, event: SSEEvent) -> Any:
         payload = event.data
@@ -842,11 +971,18 @@ class ChunkParser:
             if calls:
                 delta["tool_calls"] = calls
                 self.with_calls.add(index)
+            seen = self.parts.setdefault(index, [])
+            for part in parts if isinstance(parts, list) else []:
+                if isinstance(part, Mapping):
+                    _add_streamed_part(seen, part)
+            if cand.get("finishReason"):
+                extras = google_extras(self.parts.pop(index))
+                if extras:
+                    delta["extra_content"] = {"google": extras}
             choices.append(_choice(cand, index, "delta", delta, index in self.with_calls))
-        blocked = _blocked(data)
-        if blocked and not choices:
-            delta = {"role": "assistant", "refusal": blocked}
-            choices.append({"index": 0, "delta": delta, "finish_reason": "content_filter"})
+        blocked = None if choices else _blocked_choice(data, "delta")
+        if blocked:
+            choices.append(blocked)
         return _openai_shaped(data, choices, ChatCompletionChunk)
 
 

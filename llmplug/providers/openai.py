@@ -4,18 +4,22 @@ endpoint). It maps operations to OpenAI's REST paths and normalises bodies,
 events and errors; it does no I/O.
 
 A provider's quirks are options of its spec, so every name shares one code path:
-``unsupported_operations`` maps an operation to what to use instead, and
+``unsupported_operations`` maps an operation to what to use instead;
 ``stop_means_tool_calls`` turns a ``"stop"`` finish reason on a choice that
-made tool calls into ``"tool_calls"`` (Gemini's endpoint streams it so).
-Gemini's other quirks are handled in core: tool-call deltas without ``index``
-or with ``id: ""`` merge in the accumulator, and extra fields such as thought
-signatures (``extra_content.google.thought_signature``) stay on the tool call,
-so a replayed history sends them back unchanged.
+made tool calls into ``"tool_calls"`` (Gemini's endpoint streams it so); and
+``fill_tool_call_ids`` gives a tool call sent with ``"id": ""`` (and, streamed,
+no ``index``) a generated id ``call_<hex>``, the same on every chunk of that
+call and in the assembled message, so the next turn's ``tool`` message can
+refer to it. Non-streamed, the id is filled in ``.raw`` too, since a history is
+built from it. Extra fields such as thought signatures
+(``extra_content.google.thought_signature``) stay on the tool call, so a
+replayed history sends them back unchanged.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from functools import partial
 from typing import Any, Callable
 
@@ -99,6 +103,7 @@ PROVIDERS = (
         defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
         options={
             "stop_means_tool_calls": True,
+            "fill_tool_call_ids": True,
             "unsupported_operations": {
                 **dict.fromkeys(
                     ("responses.create", "responses.retrieve", "responses.delete", "responses.cancel"),
@@ -198,12 +203,28 @@ def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, re
     if provider.family != FAMILY:
         return None
     model = get_operation(operation).result
+    if provider.options.get("fill_tool_call_ids") and operation == "chat.create":
+        _fill_tool_call_ids(data)
     result = data if model is None else structure(data, model)
     if provider.options.get("stop_means_tool_calls") and isinstance(result, ChatCompletion):
         for choice in result.choices:
             if choice.finish_reason == "stop" and choice.message.tool_calls:
                 choice.finish_reason = "tool_calls"
     return result
+
+
+def new_call_id() -> str:
+    """A tool-call id for a call the server sent without one."""
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _fill_tool_call_ids(data: Any) -> None:
+    """Give each tool call of a completion body whose id is empty a generated one."""
+    for choice in data.get("choices") or () if isinstance(data, dict) else ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        for call in (message.get("tool_calls") or ()) if isinstance(message, dict) else ():
+            if isinstance(call, dict) and not call.get("id"):
+                call["id"] = new_call_id()
 
 
 def parse_openai_event(model: type | None, event: SSEEvent) -> Any:
@@ -233,8 +254,12 @@ def _stream_error_message(data: dict[str, Any]) -> str:
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
     if provider.family != FAMILY:
         return None
-    if operation == "chat.create" and provider.options.get("stop_means_tool_calls"):
-        parse: Callable[[SSEEvent], Any] = ToolFinishChunkParser()
+    options = provider.options
+    if operation == "chat.create" and (options.get("stop_means_tool_calls") or options.get("fill_tool_call_ids")):
+        parse: Callable[[SSEEvent], Any] = QuirkChunkParser(
+            stop_means_tool_calls=bool(options.get("stop_means_tool_calls")),
+            fill_ids=bool(options.get("fill_tool_call_ids")),
+        )
     else:
         parse = partial(parse_openai_event, get_operation(operation).event)
     # Chat and text completions end at [DONE]: a body cut after the last
@@ -242,12 +267,22 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     return Terminated(parse, by="done") if operation in _DONE_TERMINATED else parse
 
 
-class ToolFinishChunkParser:
-    """Chat chunks for one stream, with ``"stop"`` after tool calls made ``"tool_calls"``
-    (on the model; ``.raw`` keeps what the server sent)."""
+class QuirkChunkParser:
+    """Chat chunks for one stream, with a provider's quirks mended on the models
+    (``.raw`` keeps what the server sent):
 
-    def __init__(self) -> None:
+    - ``stop_means_tool_calls``: ``"stop"`` after tool calls becomes ``"tool_calls"``;
+    - ``fill_ids``: a tool-call delta with no ``index`` belongs to the last call
+      of its choice unless it names a function (then it starts the next one),
+      and gets that call's index; an empty id becomes the call's generated id.
+    """
+
+    def __init__(self, *, stop_means_tool_calls: bool, fill_ids: bool) -> None:
+        self.stop_means_tool_calls = stop_means_tool_calls
+        self.fill_ids = fill_ids
         self.with_calls: set[int] = set()
+        #: choice index -> the ids of its calls so far, by call index
+        self.call_ids: dict[int, list[str]] = {}
 
     def __call__(self, event: SSEEvent) -> Any:
         chunk = parse_openai_event(ChatCompletionChunk, event)
@@ -255,6 +290,21 @@ class ToolFinishChunkParser:
             for choice in chunk.choices:
                 if choice.delta.tool_calls:
                     self.with_calls.add(choice.index)
-                if choice.finish_reason == "stop" and choice.index in self.with_calls:
+                    if self.fill_ids:
+                        self._fill(self.call_ids.setdefault(choice.index, []), choice.delta.tool_calls)
+                if self.stop_means_tool_calls and choice.finish_reason == "stop" and choice.index in self.with_calls:
                     choice.finish_reason = "tool_calls"
         return chunk
+
+    @staticmethod
+    def _fill(ids: list[str], deltas: list[Any]) -> None:
+        for delta in deltas:
+            if delta.index is None:
+                starts = not ids or bool(delta.function and delta.function.name) or (delta.id and delta.id not in ids)
+                delta.index = len(ids) if starts else len(ids) - 1
+            while len(ids) <= delta.index:
+                ids.append(new_call_id())
+            if delta.id:
+                ids[delta.index] = delta.id
+            else:
+                delta.id = ids[delta.index]

@@ -254,13 +254,14 @@ def _first_choice(completion: ChatCompletion, status: int) -> Choice:
 
 def _assistant_message(choice: Choice) -> Message:
     """The reply as a history message: role, content (None stays None), the
-    refusal when there is one, and the tool calls or function call exactly as
+    refusal when there is one, and the tool calls or function call and the
+    provider's ``extra_content`` (Gemini's parts and signatures...) exactly as
     the provider sent them."""
     raw = choice.message.raw if isinstance(choice.message.raw, dict) else {}
     message: Message = {"role": raw.get("role") or "assistant", "content": copy.deepcopy(raw.get("content"))}
     if isinstance(raw.get("refusal"), str):
         message["refusal"] = raw["refusal"]
-    for key in ("tool_calls", "function_call"):
+    for key in ("tool_calls", "function_call", "extra_content"):
         if raw.get(key):
             message[key] = copy.deepcopy(raw[key])
     return message

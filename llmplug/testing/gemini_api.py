@@ -36,6 +36,16 @@ Deterministic rules, the same as the OpenAI fake's:
   ``responseJsonSchema``/``responseSchema`` whose strings are the reply, else
   ``{"text": reply}``;
 - embeddings are the OpenAI fake's vectors (:func:`embedding_vector`).
+
+Scripted answers: :meth:`GeminiService.script_reply` (reach the service of a
+``FakeAPI`` with :func:`gemini_service`) queues the parts of the next
+candidate, any parts Gemini sends (thoughts with ``thoughtSignature``, a
+signature on a final empty text part, ``executableCode`` /
+``codeExecutionResult``, server-side ``toolCall`` / ``toolResponse``...) with
+its ``finishReason`` and ``finishMessage``. The request is checked and recorded
+as usual, and the candidate is served whole by ``generateContent`` or cut into
+events by ``streamGenerateContent`` (text a few words at a time, a part's
+signature on its last piece, every other part whole).
 """
 
 from __future__ import annotations
@@ -47,8 +57,10 @@ import hashlib
 import json
 import os
 import re
+import threading
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .openai_api import (
@@ -62,7 +74,8 @@ from .openai_api import (
 )
 from .server import APIError, RecordedRequest, Reply, RouteTable, Service, register_service
 
-__all__ = ["GeminiError", "GeminiService", "MODELS", "ROUTES", "fake_thought_signature"]
+__all__ = ["GeminiError", "GeminiService", "MODELS", "ROUTES", "ScriptedCandidate", "fake_thought_signature",
+           "gemini_service"]
 
 #: The Gemini route table: (method, path regex) -> handler(service, request, **groups).
 ROUTES = RouteTable()
@@ -176,6 +189,16 @@ def _invalid(message: str, field: str | None = None) -> GeminiError:
 # --------------------------------------------------------------------------
 
 
+@dataclass
+class ScriptedCandidate:
+    """A candidate queued with :meth:`GeminiService.script_reply`."""
+
+    parts: list[dict[str, Any]]
+    finish_reason: str
+    finish_message: str | None
+    remaining: int | None
+
+
 class GeminiService(Service):
     """Gemini's API under ``/v1beta``: native endpoints and the OpenAI-compatible one."""
 
@@ -185,9 +208,41 @@ class GeminiService(Service):
     def __init__(self) -> None:
         #: The models served (a copy of :data:`MODELS`; add or remove per server).
         self.models: list[dict[str, Any]] = copy.deepcopy(MODELS)
+        self._scripted: deque[ScriptedCandidate] = deque()
+        self._lock = threading.Lock()
 
     def reset(self) -> None:
         self.models = copy.deepcopy(MODELS)
+        with self._lock:
+            self._scripted.clear()
+
+    # -- scripted candidates ------------------------------------------------
+    def script_reply(
+        self, parts: list[dict[str, Any]], *, finish_reason: str = "STOP", finish_message: str | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """Answer the next ``times`` native generate calls (``None``: all of them) with one
+        candidate made of ``parts`` (sent as given; ``[]`` gives a candidate with no
+        content), ``finish_reason`` and ``finish_message``. FIFO; requests are still
+        checked, so a bad body gets its 400 and leaves the script in place."""
+        if not isinstance(parts, list) or not all(isinstance(part, dict) for part in parts):
+            raise TypeError("parts must be a list of Gemini part dicts, such as [{'text': 'Hi'}]")
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1 or None (forever)")
+        with self._lock:
+            self._scripted.append(ScriptedCandidate(copy.deepcopy(parts), finish_reason, finish_message, times))
+
+    def take_scripted(self) -> ScriptedCandidate | None:
+        """The next scripted candidate (counted as played), or ``None``."""
+        with self._lock:
+            if not self._scripted:
+                return None
+            entry = self._scripted[0]
+            if entry.remaining is not None:
+                entry.remaining -= 1
+                if entry.remaining <= 0:
+                    self._scripted.popleft()
+            return entry
 
     # -- shapes ----------------------------------------------------------
     def gemini_error(
@@ -282,6 +337,14 @@ class GeminiService(Service):
 register_service(GeminiService)
 
 
+def gemini_service(api: Any) -> GeminiService:
+    """The :class:`GeminiService` a ``FakeAPI`` runs (to script its replies)."""
+    for service in api.services:
+        if isinstance(service, GeminiService):
+            return service
+    raise LookupError("this FakeAPI serves no Gemini API: create it with the default services")
+
+
 def _is_openai(path: str) -> bool:
     return path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/")
 
@@ -309,6 +372,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "text": "string", "inlineData": "Blob", "functionCall": "FunctionCall", "functionResponse": "FunctionResponse",
         "fileData": "FileData", "executableCode": "any", "codeExecutionResult": "any", "videoMetadata": "any",
         "thought": "bool", "thoughtSignature": "bytes", "partMetadata": "struct",
+        "toolCall": "any", "toolResponse": "any",  # server-side tools (Gemini 3)
     },
     "Blob": {"mimeType": "string", "data": "bytes"},
     "FileData": {"mimeType": "string", "fileUri": "string"},
@@ -373,7 +437,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
 _SCALAR_NAMES = {"string": "TYPE_STRING", "bool": "TYPE_BOOL", "int": "TYPE_INT32", "float": "TYPE_FLOAT",
                  "bytes": "TYPE_BYTES"}
 _DATA_FIELDS = ("text", "inlineData", "functionCall", "functionResponse", "fileData", "executableCode",
-                "codeExecutionResult")
+                "codeExecutionResult", "toolCall", "toolResponse")
 
 
 def _snake(name: str) -> str:
@@ -541,6 +605,8 @@ def _check_parts(parts: list[Any], where: str) -> None:
         raise _invalid(f"* {where}.parts: contents.parts must not be empty.\n", f"{where}.parts")
     for j, part in enumerate(parts):
         set_fields = [f for f in _DATA_FIELDS if part.get(f) not in (None, "")]
+        if not set_fields and part.get("text") == "" and part.get("thoughtSignature"):
+            set_fields = ["text"]  # Gemini 3 ends replies with a signed empty text part and takes it back
         if not set_fields:
             raise _invalid(
                 f"* {where}.parts[{j}].data: required oneof field 'data' must have one initialized field\n",
@@ -766,7 +832,26 @@ def _generate(svc: GeminiService, req: RecordedRequest, model: str) -> tuple[lis
     if system:
         _check_parts(system.get("parts") or [], "GenerateContentRequest.system_instruction")
     candidates, meta = _candidates(body, entry)
+    scripted = svc.take_scripted()
+    if scripted is not None:
+        candidates, meta = _scripted_candidate(scripted, meta)
     return candidates, meta, entry["name"][len("models/"):]
+
+
+def _scripted_candidate(
+    scripted: ScriptedCandidate, meta: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The scripted candidate, and the request's usage with its words as output."""
+    candidate: dict[str, Any] = {"finishReason": scripted.finish_reason, "index": 0}
+    if scripted.parts:
+        candidate["content"] = {"parts": copy.deepcopy(scripted.parts), "role": "model"}
+    if scripted.finish_message is not None:
+        candidate["finishMessage"] = scripted.finish_message
+    out = _tokens([{"parts": scripted.parts}])
+    prompt = meta["promptTokenCount"]
+    usage = {"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out,
+             "promptTokensDetails": meta["promptTokensDetails"]}
+    return [candidate], usage
 
 
 @ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):generateContent")
@@ -778,12 +863,17 @@ def generate_content(svc: GeminiService, req: RecordedRequest, model: str) -> Re
 
 def _stream_steps(candidate: dict[str, Any]) -> list[list[dict[str, Any]]]:
     """The parts of one candidate as the stream delivers them: a thought, text
-    a few words at a time, all calls at once."""
+    a few words at a time (a signature on the last piece; an empty text part
+    whole), consecutive calls at once, any other part whole."""
     steps: list[list[dict[str, Any]]] = []
-    for part in candidate["content"]["parts"]:
-        if "text" in part and not part.get("thought"):
-            pieces = _pieces(part["text"])
-            steps.extend([{"text": "".join(pieces[k:k + 4])}] for k in range(0, len(pieces), 4))
+    for part in (candidate.get("content") or {}).get("parts") or []:
+        pieces = _pieces(part["text"]) if isinstance(part.get("text"), str) and not part.get("thought") else []
+        if pieces:
+            plain = {key: value for key, value in part.items() if key != "thoughtSignature"}
+            cut = [{**plain, "text": "".join(pieces[k:k + 4])} for k in range(0, len(pieces), 4)]
+            if part.get("thoughtSignature"):
+                cut[-1]["thoughtSignature"] = part["thoughtSignature"]
+            steps.extend([piece] for piece in cut)
         elif "functionCall" in part and steps and "functionCall" in steps[-1][0]:
             steps[-1].append(part)
         else:
@@ -808,6 +898,8 @@ def _stream_events(candidates: list[dict[str, Any]], meta: dict[str, Any], versi
                 item["content"] = {"parts": plan[step], "role": "model"}
             if step == len(plan) - 1:
                 item["finishReason"] = candidate["finishReason"]
+                if "finishMessage" in candidate:
+                    item["finishMessage"] = candidate["finishMessage"]
             chunk.append(item)
         usage = meta if step == total - 1 else partial
         events.append({"candidates": chunk, "usageMetadata": usage, "modelVersion": version, "responseId": response_id})

@@ -117,6 +117,37 @@ SAMPLES: dict[str, tuple[bytes, list[SSEEvent]]] = {
         [E("héllo 世界 🎉\nΩmega", "ünïcödé"), E("ж")],
     ),
     "empty": (b"", []),
+    # The same rules in the layout of servers that put one data: line per event
+    # (no blank line between events): every event still comes out whole and named.
+    "one_line_per_event": (
+        "".join(f"data: {c}\n" for c in OPENAI_CHUNKS).encode() + b"data: [DONE]\n",
+        OPENAI_EVENTS,
+    ),
+    "one_line_per_event_done_mid_body": (
+        b'data: {"a":1}\ndata: [DONE]\ndata: {"b":2}\ndata: not json\n',
+        [E('{"a":1}'), E("[DONE]"), E('{"b":2}'), E("not json")],
+    ),
+    "one_line_per_event_done_first": (b"data: [DONE]\ndata: [DONE]\n", [E("[DONE]"), E("[DONE]")]),
+    "one_line_per_event_named": (RESPONSES.replace("\n\n", "\n").encode(), RESPONSES_EVENTS),
+    "one_line_per_event_crlf": (
+        "".join(f"data: {c}\r\n" for c in OPENAI_CHUNKS).encode() + b"data: [DONE]\r\n",
+        OPENAI_EVENTS,
+    ),
+    "one_line_per_event_fields": (
+        b": keep-alive comment\n"
+        b"id: 7\n"
+        b"retry: 3000\n"
+        b"foo: bar\n"
+        b'data: {"n":1}\n'
+        b": ping\n"  # comments, retry and unknown fields between events change nothing
+        b"retry: 10\n"
+        b"id: 8\n"  # an id after a whole event belongs to the next one
+        b'data: {"n":2}\n'
+        b'data: {"n":3}\n'  # id persists
+        b"  event: named\n"  # leading whitespace is ignored here too
+        b"\tdata: [DONE]\n",
+        [E('{"n":1}', id="7"), E('{"n":2}', id="8"), E('{"n":3}', id="8"), E("[DONE]", "named", id="8")],
+    ),
     "only_comments": (b": hello\n\n: again\n", []),
 }
 
@@ -203,6 +234,19 @@ def test_invalid_utf8_raises(raw: bytes) -> None:
     for i in range(len(raw) + 1):
         with pytest.raises(UnicodeDecodeError):
             decode([raw[:i], raw[i:]])
+
+
+def test_invalid_utf8_after_done_is_not_raised_before_it() -> None:
+    """The events before a line that is not UTF-8 come out first; the error is
+    raised by the next call, which a caller that stops at [DONE] never makes."""
+    for layout in (b"\n", b"\n\n"):
+        decoder = SSEDecoder()
+        raw = b'data: {"a":1}' + layout + b"data: [DONE]" + layout + b"data: \xff\xfe" + layout
+        assert decoder.feed(raw) == [E('{"a":1}'), E("[DONE]")]
+        with pytest.raises(UnicodeDecodeError):
+            decoder.feed(b"data: more\n\n")
+        with pytest.raises(UnicodeDecodeError):
+            decode([raw])
 
 
 def test_long_line_in_small_chunks() -> None:

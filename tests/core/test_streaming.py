@@ -76,8 +76,11 @@ def test_legacy_function_call_and_n_choices_and_usage():
 def test_incomplete_stream_is_reported():
     acc = assemble({"choices": [{"index": 0, "delta": {"content": "par"}}]})
     assert not acc.complete(saw_done=False)
-    assert acc.complete(saw_done=True)
+    assert not acc.complete(saw_done=True)  # [DONE] does not finish a choice without a finish_reason
+    assert "choice 0 had no finish_reason" in acc.missing()
     assert acc.received() == "par"
+    acc.require_finish = False  # new(..., require_finish_reason=False)
+    assert acc.complete(saw_done=True)
 
 
 # ---------------------------------------------------------------- Stream.final
@@ -166,6 +169,20 @@ def test_choice_extras_and_logprobs_survive_assembly():
     assert choice.finish_message == "bad call"
     assert [t["token"] for t in choice.logprobs["content"]] == ["a", "b"]
     assert acc.result().choices[0].message.content == "ab"
+
+
+def test_delta_extra_content_is_merged_into_the_message():
+    first = {"x": {"parts": [{"a": 1}], "note": "old"}}
+    acc = assemble(
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi", "extra_content": first}}]},
+        {"choices": [{"index": 0, "delta": {"extra_content": {"x": {"parts": [{"b": 2}], "note": "new"}, "y": [1]}}}]},
+        {"choices": [{"index": 1, "delta": {"content": "no extras"}, "finish_reason": "stop"}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    )
+    result = acc.result()
+    assert result.choices[0].message.raw["extra_content"] == {"x": {"parts": [{"a": 1}, {"b": 2}], "note": "new"}, "y": [1]}
+    assert result.choices[0].message.content == "Hi" and "extra_content" not in result.choices[1].message.raw
+    assert first == {"x": {"parts": [{"a": 1}], "note": "old"}}  # the chunk itself is left as it came
 
 
 # ---------------------------------------------------------------- refusals: OpenAI's documented stream format

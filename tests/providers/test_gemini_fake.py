@@ -14,7 +14,8 @@ from google.ai.generativelanguage_v1beta import types as gl
 from google.protobuf import json_format
 
 from llmplug.testing import FakeAPI
-from llmplug.testing.gemini_api import fake_thought_signature
+from llmplug.testing.gemini_api import fake_thought_signature, gemini_service
+from tests.providers.gemini_replies import CODE_REPLY, SERVER_TOOL_REPLY, THINKING_REPLY
 
 GEN = "/v1beta/models/gemini-2.5-flash:generateContent"
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "Hello there"}]}]}
@@ -236,3 +237,59 @@ def test_scripted_replies(api):
 def test_openai_compatible_errors_are_listed(api):
     answer = call(api, "POST", "/v1beta/openai/chat/completions", {"model": "gemini-9", "messages": []})
     assert answer.status == 404 and answer.json[0]["error"]["status"] == "NOT_FOUND"
+
+
+# ---------------------------------------------------------------- scripted candidates
+
+def _streamed_parts(answer: Answer) -> tuple[list[dict], list[dict]]:
+    """(every part in arrival order, the finishing candidate) of an SSE answer."""
+    events = [json.loads(block[len("data: "):]) for block in answer.raw.decode().split("\r\n\r\n") if block]
+    parts = [p for e in events for c in e["candidates"] for p in c.get("content", {}).get("parts", [])]
+    return parts, events[-1]["candidates"][0]
+
+
+@pytest.mark.parametrize("parts", [THINKING_REPLY, CODE_REPLY, SERVER_TOOL_REPLY], ids=["thinking", "code", "tools"])
+def test_scripted_candidates_streamed_and_not(api, parts):
+    service = gemini_service(api)
+    service.script_reply(parts, finish_message="done", times=2)
+    data = call(api, "POST", GEN, HELLO).json
+    if parts is not SERVER_TOOL_REPLY:  # toolCall/toolResponse are newer than the installed protos
+        proto(gl.GenerateContentResponse, data)
+    (candidate,) = data["candidates"]
+    assert candidate["content"] == {"parts": parts, "role": "model"}
+    assert (candidate["finishReason"], candidate["finishMessage"]) == ("STOP", "done")
+    assert data["usageMetadata"]["candidatesTokenCount"] > 0
+    streamed, last = _streamed_parts(call(api, "POST", GEN.replace("generateContent", "streamGenerateContent?alt=sse"),
+                                          HELLO))
+    assert (last["finishReason"], last["finishMessage"]) == ("STOP", "done")
+    # text comes in pieces, each signature on the last piece of its part; other parts whole
+    assert len(streamed) > len(parts)
+    joined: list[dict] = []
+    for part in streamed:
+        if joined and set(part) <= {"text", "thoughtSignature"} and set(joined[-1]) == {"text"} and part["text"]:
+            joined[-1] = {**part, "text": joined[-1]["text"] + part["text"]}
+        else:
+            joined.append(part)
+    assert joined == parts
+    assert call(api, "POST", GEN, HELLO).json["candidates"][0]["content"]["parts"] == [{"text": "You said: Hello there"}]
+    assert [r.json for r in api.requests] == [HELLO] * 3
+
+
+def test_scripted_block_and_bad_script(api):
+    service = gemini_service(api)
+    service.script_reply([], finish_reason="MODEL_ARMOR", finish_message="Blocked by Model Armor.")
+    candidate = call(api, "POST", GEN, HELLO).json["candidates"][0]
+    assert candidate == {"finishReason": "MODEL_ARMOR", "index": 0, "finishMessage": "Blocked by Model Armor."}
+    with pytest.raises(TypeError, match="list of Gemini part dicts"):
+        service.script_reply({"text": "hi"})  # type: ignore[arg-type]
+    service.script_reply([{"text": "kept"}])
+    assert call(api, "POST", GEN, {"contents": []}).status == 400  # a bad body does not use up the script
+    assert call(api, "POST", GEN, HELLO).json["candidates"][0]["content"]["parts"] == [{"text": "kept"}]
+
+
+def test_signed_empty_text_parts_are_taken_back(api):
+    history = {"contents": [HELLO["contents"][0], {"role": "model", "parts": THINKING_REPLY + CODE_REPLY + SERVER_TOOL_REPLY},
+                            {"role": "user", "parts": [{"text": "more"}]}]}
+    assert call(api, "POST", GEN, history).status == 200
+    unsigned = {"contents": [{"role": "user", "parts": [{"text": ""}]}]}
+    assert "required oneof field 'data'" in error_of(call(api, "POST", GEN, unsigned), 400, "INVALID_ARGUMENT")

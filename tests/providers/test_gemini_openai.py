@@ -70,7 +70,11 @@ def test_streamed_tool_calls_quirks(compat, api):
     assert choice.finish_reason == "tool_calls"
     calls = choice.message.tool_calls
     assert [c.function.name for c in calls] == ["add", "mul"]
-    assert [c.id for c in calls] == ["", ""]  # kept as sent: Gemini answers tool messages with id ""
+    # Gemini sends "id": "": each call gets a generated id, the same on its chunks and in the message.
+    ids = [c.id for c in calls]
+    assert all(i.startswith("call_") and len(i) == 29 for i in ids) and ids[0] != ids[1]
+    chunk_ids = [c.id for chunk in chunks for ch in chunk.choices for c in ch.delta.tool_calls or []]
+    assert chunk_ids == ids
     assert all(json.loads(c.function.arguments) == {"a": 2} for c in calls)
     assert calls[0].raw["extra_content"]["google"]["thought_signature"] == fake_thought_signature("add", {"a": 2})
     assert "extra_content" not in calls[1].raw
@@ -90,8 +94,36 @@ def test_split_index_less_deltas_merge(compat, api):
     api.queue("POST", CHAT, events=events)
     _, body, _ = compat.create_chat_completion(ASK, tools=TOOLS, chunk_callback=lambda c: None)
     calls = body.choices[0].message.tool_calls
-    assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [("", "add", '{"a": 1}'), ("", "mul", "{}")]
+    assert [(c.function.name, c.function.arguments) for c in calls] == [("add", '{"a": 1}'), ("mul", "{}")]
+    assert calls[0].id.startswith("call_") and calls[1].id.startswith("call_") and calls[0].id != calls[1].id
     assert calls[0].raw["extra_content"] == sig and body.choices[0].finish_reason == "tool_calls"
+
+
+def test_non_streamed_empty_tool_call_ids_are_filled_in_raw_too(compat, api):
+    head = {"id": "c1", "object": "chat.completion", "created": 1, "model": "gemini-2.5-flash"}
+    message = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "", "type": "function", "function": {"name": "add", "arguments": "{}"}},
+        {"id": "kept", "type": "function", "function": {"name": "mul", "arguments": "{}"}}]}
+    api.queue("POST", CHAT, json={**head, "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+    _, body, _ = compat.create_chat_completion(ASK, tools=TOOLS)
+    first, second = body.choices[0].message.tool_calls
+    assert first.id.startswith("call_") and first.raw["id"] == first.id  # a history built from .raw agrees
+    assert second.id == "kept"
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_session_tool_loop_over_empty_ids(compat, api, streamed):
+    """A session answers Gemini's id-less tool calls and the tool message names the generated id."""
+    session = compat.new_chat_session(tools=TOOLS)
+    texts: list[str] = []
+    callback = (lambda chunk, raw: texts.append(str(chunk))) if streamed else None
+    reply = session.run('add {"a": 2}', {"add": lambda a: a + 40, "mul": lambda a: a * 2}, stream_callback=callback)
+    assert reply == "Tool result: 42"
+    sent = api.last_request.json["messages"]
+    assistant, tool = sent[1], sent[2]
+    assert tool["role"] == "tool" and tool["tool_call_id"] == assistant["tool_calls"][0]["id"]
+    assert tool["tool_call_id"].startswith("call_")
+    assert not streamed or "".join(texts).endswith("Tool result: 42")
 
 
 def test_gemini_3_needs_the_signature_back(compat, api):

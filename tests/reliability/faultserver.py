@@ -205,6 +205,24 @@ def trickle(pieces: Iterable[bytes], interval: float, *, content_type: str = "te
     return action
 
 
+def drip(head: Mapping[str, str], body: bytes, interval: float, *, status: int = 200, from_head: bool = False) -> Action:
+    """A reply whose bytes come one at a time, every ``interval`` seconds: the
+    body only, or (``from_head``) the status line and headers too. Each read
+    gets a byte long before any read timeout: only a total deadline ends it."""
+
+    def action(conn: Conn, seen: Seen) -> None:
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", *(f"{k}: {v}" for k, v in head.items())]
+        raw_head = ("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n").encode("latin-1")
+        if not from_head:
+            conn.send(raw_head)
+        for byte in (raw_head if from_head else b"") + body:
+            conn.send(bytes([byte]))
+            if conn.stop.wait(interval):
+                return
+
+    return action
+
+
 def redirect(location: str, status: int = 307) -> Action:
     """A redirect to ``location`` (absolute: another origin, or a path)."""
     return respond(status, b"", headers={"Location": location})

@@ -10,6 +10,7 @@ import pytest
 
 import llmplug
 from tests.reliability.faultserver import (
+    drip,
     drop,
     full_backlog_url,
     partial_body,
@@ -171,6 +172,29 @@ def test_total_timeout_bounds_a_body_that_trickles(make_client, fault, sleeps):
     assert time.monotonic() - started < 1.0
     assert "total timeout of 0.5s reached" in str(error)
     assert error.attempts == 1 and sleeps == []  # no time left for a retry
+
+
+def test_a_number_as_timeout_is_per_attempt_and_retried(make_client, fault, sleeps):
+    """``timeout=0.4``: the first attempt stalls past it, the retry gets the answer."""
+    client = make_client(fault.base_url, timeout=0.4, max_retries=1)
+    fault.queue(stall())
+    fault.queue(respond(200, CHAT_BYTES))
+    started = time.monotonic()
+    assert chat(client).body.choices[0].message.content == "Hello"
+    assert len(fault.requests) == 2 and sleeps == [0.5]
+    assert 0.35 < time.monotonic() - started < 2.0  # one read timeout of 0.4 s, no real backoff
+
+
+def test_total_deadline_ends_a_body_that_drips_one_byte_every_200ms(make_client, fault, sleeps):
+    """Every read gets a byte long before the read timeout: only ``total`` stops it."""
+    client = make_client(fault.base_url, timeout=llmplug.Timeout(connect=1, read=5, total=1.0))
+    head = {"Content-Type": "application/json", "Content-Length": str(len(CHAT_BYTES))}
+    fault.queue(drip(head, CHAT_BYTES, 0.2))
+    started = time.monotonic()
+    error = fails(llmplug.APITimeoutError, chat, client)
+    assert 0.9 < time.monotonic() - started < 1.6
+    assert "total timeout of 1.0s reached while reading the response body" in str(error)
+    assert len(fault.requests) == 1 and sleeps == []
 
 
 def test_total_timeout_ends_retries(make_client, fault, sleeps):

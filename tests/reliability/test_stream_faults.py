@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import llmplug
-from tests.reliability.faultserver import drop, partial_body, respond, sse, stall, trickle
+from tests.reliability.faultserver import drip, drop, partial_body, respond, sse, stall, trickle
 from tests.reliability.support import BACKOFF, HELLO, USER, chunk, fails, response_event
 
 MODES = ("iterate", "callback")
@@ -57,9 +57,9 @@ def test_complete_stream(client, fault, mode):
 ENDINGS: dict[str, tuple[Callable[[], Any], type[Exception], str, str]] = {
     # name: (action, error, message part, received)
     "no-terminator": (lambda: sse(HELLO, end="eof"), llmplug.StreamError, "ended before it was complete", "Hello"),
-    "closed": (lambda: sse(HELLO, end="close"), llmplug.APIConnectionError, "while reading the response body", "Hello"),
-    "reset": (lambda: sse(HELLO, end="reset"), llmplug.APIConnectionError, "while reading the response body", "Hello"),
-    "idle": (lambda: sse(HELLO, end="stall"), llmplug.APITimeoutError, "timed out while reading the response body", "Hello"),
+    "closed": (lambda: sse(HELLO, end="close"), llmplug.StreamError, "stream broke after 2 events, 5 characters: connection failed while reading the response body", "Hello"),
+    "reset": (lambda: sse(HELLO, end="reset"), llmplug.StreamError, "stream broke after 2 events, 5 characters: connection failed while reading the response body", "Hello"),
+    "idle": (lambda: sse(HELLO, end="stall"), llmplug.StreamTimeoutError, "stream broke after 2 events, 5 characters: timed out while reading the response body", "Hello"),
     "mid-event-eof": (
         lambda: sse([chunk("Hel"), 'data: {"id": "chatcmpl-1", "cho'], end="eof"),
         llmplug.StreamError,
@@ -68,8 +68,8 @@ ENDINGS: dict[str, tuple[Callable[[], Any], type[Exception], str, str]] = {
     ),
     "mid-event-closed": (
         lambda: sse([chunk("Hel"), 'data: {"id": "chatcmpl-1", "cho'], end="close"),
-        llmplug.APIConnectionError,
-        "while reading the response body",
+        llmplug.StreamError,
+        "stream broke after 1 event, 3 characters: connection failed while reading the response body",
         "Hel",
     ),
     "not-utf8": (
@@ -95,6 +95,7 @@ def test_stream_that_ends_wrongly(client, fault, sleeps, mode, ending):
     error, seen = stream_fails(expected, client, mode)
     assert message in str(error)
     assert error.received == received and "".join(seen) == received
+    assert [e.choices[0].delta.content for e in error.events] == seen
     assert error.attempts == 1 and len(fault.requests) == 1 and sleeps == []  # bytes reached the caller
 
 
@@ -108,9 +109,9 @@ def test_idle_timeout_is_the_read_timeout(make_client, fault, mode):
     client = make_client(fault.base_url, timeout=llmplug.Timeout(connect=1, read=0.2, total=5))
     fault.queue(sse(HELLO, end="stall"))
     started = time.monotonic()
-    error, _ = stream_fails(llmplug.APITimeoutError, client, mode)
+    error, _ = stream_fails(llmplug.StreamTimeoutError, client, mode)
     assert 0.15 < time.monotonic() - started < 1.0
-    assert error.received == "Hello"
+    assert error.received == "Hello" and isinstance(error, llmplug.APITimeoutError)
 
 
 def test_pauses_shorter_than_the_idle_timeout_are_fine(make_client, fault, mode):
@@ -125,10 +126,30 @@ def test_total_timeout_ends_a_stream_that_never_stops(make_client, fault, mode):
     client = make_client(fault.base_url, timeout=llmplug.Timeout(connect=1, read=0.3, total=0.5))
     fault.queue(trickle((b'data: {"id": "c", "choices": [{"index": 0, "delta": {"content": "x"}}]}\n\n' for _ in range(100)), 0.05))
     started = time.monotonic()
-    error, seen = stream_fails(llmplug.APITimeoutError, client, mode)
+    error, seen = stream_fails(llmplug.StreamTimeoutError, client, mode)
     assert time.monotonic() - started < 1.0
     assert "total timeout of 0.5s reached while reading the response body" in str(error)
     assert len(seen) >= 3 and error.received == "x" * len(seen)
+
+
+def test_a_number_as_timeout_retries_a_stream_that_stalls_before_its_head(make_client, fault, sleeps, mode):
+    client = make_client(fault.base_url, timeout=0.4, max_retries=1)
+    fault.queue(stall())
+    fault.queue(sse([*HELLO, chunk("", "stop")]))
+    seen: list[str] = []
+    assert run_stream(client, mode, seen).choices[0].message.content == "Hello"
+    assert len(fault.requests) == 2 and sleeps == [0.5]
+
+
+def test_total_deadline_ends_a_stream_that_drips_one_byte_every_200ms(make_client, fault, mode):
+    client = make_client(fault.base_url, timeout=llmplug.Timeout(connect=1, read=5, total=1.0))
+    frames = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in [*HELLO, chunk("", "stop")])
+    fault.queue(drip({"Content-Type": "text/event-stream"}, frames, 0.2))
+    started = time.monotonic()
+    error, seen = stream_fails(llmplug.StreamTimeoutError, client, mode)
+    assert 0.9 < time.monotonic() - started < 1.6
+    assert "total timeout of 1.0s reached while reading the response body" in str(error)
+    assert error.received == "" and seen == [] and len(fault.requests) == 1
 
 
 def test_responses_stream_without_completed_event(client, fault, mode):
@@ -189,8 +210,10 @@ def test_stream_cut_before_its_first_event(client, fault, sleeps, mode):
         assert run_stream(client, mode, seen).choices[0].message.content == "Hello"
         assert len(fault.requests) == 2 and sleeps == [0.5]
     else:
-        error = fails(llmplug.APIConnectionError, run_stream, client, mode, seen)
-        assert error.received == "" and seen == []
+        error = fails(llmplug.StreamError, run_stream, client, mode, seen)
+        assert "stream broke after 0 events, 0 characters" in str(error)
+        assert isinstance(error.__cause__, llmplug.APIConnectionError)
+        assert error.received == "" and seen == [] and error.events == []
         assert len(fault.requests) == 1 and sleeps == []
 
 

@@ -37,14 +37,19 @@ class Recorder(Transport):
 # -- timeouts ------------------------------------------------------------------------------------
 
 
-def test_default_timeouts_never_wait_forever():
-    assert Timeout() == Timeout(connect=5.0, read=600.0, total=600.0)
+def test_default_timeouts_are_openai_pythons():
+    assert Timeout() == Timeout(connect=5.0, read=600.0, total=None)  # openai-python's: no deadline
     with llmplug.new("openai", api_key=TEST_KEY) as client:
         assert client.dispatcher.timeout == Timeout()
 
 
-def test_a_number_sets_every_limit():
-    assert Timeout.coerce(30) == Timeout(connect=30.0, read=30.0, total=30.0)
+def test_timeout_repr_says_what_each_limit_means():
+    assert repr(Timeout()) == "Timeout(connect=5.0, read=600.0 per attempt, total=None (no deadline))"
+    assert repr(Timeout(total=3)) == "Timeout(connect=5.0, read=600.0 per attempt, total=3)"
+
+
+def test_a_number_is_a_per_attempt_limit():
+    assert Timeout.coerce(30) == Timeout(connect=30.0, read=30.0, total=None)  # per attempt
     assert Timeout.coerce(llmplug.core.http.NOT_GIVEN) == Timeout()
     assert Timeout.coerce(None) == Timeout(connect=None, read=None, total=None)  # as in httpx: no limit
     with llmplug.new("openai", api_key=TEST_KEY, timeout=None) as client:
