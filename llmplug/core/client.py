@@ -182,7 +182,9 @@ class Client:
 
     def chat(self, messages: list[Any], opts: Any = None, chunk_callback: Callback | None = None, **params: Any) -> Any:
         """Legacy alias of :meth:`create_chat_completion`; a stream callback gets
-        ``(chunk, raw_event)`` where ``str(chunk)`` is the text of one choice."""
+        ``(chunk, raw_event)``: a :class:`~llmplug.core.models.TextChunk` whose
+        ``str()`` is the text one choice adds (``chunk.refusal``: the refusal
+        text it adds), and the chunk's decoded JSON."""
         params, callback = _merge(opts, chunk_callback, params)
         if callback is None:
             return self.create_chat_completion(messages, params)

@@ -393,6 +393,18 @@ class Response(Model):
     def output_text(self) -> str:
         return self.get_output_text()
 
+    @property
+    def refusal(self) -> str | None:
+        """All ``refusal`` parts of all message items, joined; ``None`` when there are none."""
+        parts = [
+            part.refusal or ""
+            for item in self.output
+            if item.type == "message" and item.content
+            for part in item.content
+            if part.type == "refusal"
+        ]
+        return "".join(parts) if parts else None
+
     def get_images(self) -> list[dict[str, str]]:
         """The base64 results of ``image_generation_call`` items, as ``{"b64_json": ...}``."""
         return [{"b64_json": item.result} for item in self.output if item.type == "image_generation_call" and item.result]
@@ -430,12 +442,21 @@ class ResponseStreamEvent(Model):
 class TextChunk:
     """What a session's or ``chat()``'s stream callback gets: the text a chunk adds.
 
-    ``str(chunk)`` is the text (``""`` when the chunk carries none).
+    - ``content``: the reply text it adds (``""`` when it adds none);
+    - ``index``: the choice (Chat Completions) or output item (Responses API);
+    - ``tool_calls``: the tool-call deltas it carries, if any;
+    - ``refusal``: the refusal text it adds, or ``None``. A refusal streams in
+      chunks whose ``content`` is ``""`` and ``refusal`` a piece of the
+      refusal; joined, the pieces are the message's ``refusal``.
+
+    ``str(chunk)`` is ``content`` only, never the refusal: printing ``str(chunk)``
+    shows the answer; check ``chunk.refusal`` to show a refusal too.
     """
 
     content: str = ""
     index: int = 0
     tool_calls: list[ToolCallDelta] | None = None
+    refusal: str | None = None
 
     def __str__(self) -> str:
         return self.content

@@ -77,8 +77,11 @@ class _ChoiceState:
 
     def __init__(self) -> None:
         self.role = "assistant"
-        self.content: list[str] = []
-        self.refusal: list[str] = []
+        #: The text pieces; ``None`` until a delta carries a ``content`` string
+        #: (a refusal or a tool call streams ``content: null``, and so stays ``None``).
+        self.content: list[str] | None = None
+        #: The refusal pieces; ``None`` until a delta carries a ``refusal`` string.
+        self.refusal: list[str] | None = None
         self.reasoning: list[str] = []
         self.finish_reason: str | None = None
         self.function_call: dict[str, str] | None = None
@@ -118,10 +121,30 @@ class _ChoiceState:
             if fn.arguments:
                 slot["function"]["arguments"] += fn.arguments
 
+    def add_text(self, content: Any, refusal: Any) -> None:
+        """Append a delta's ``content`` and ``refusal`` pieces (``""`` counts: it says
+        which one the reply streams; ``null`` or a missing key does not)."""
+        if isinstance(content, str):
+            if self.content is None:
+                self.content = []
+            if content:
+                self.content.append(content)
+        if isinstance(refusal, str):
+            if self.refusal is None:
+                self.refusal = []
+            if refusal:
+                self.refusal.append(refusal)
+
+    def text(self) -> str:
+        """The content so far, or the refusal so far when no content came."""
+        parts = self.content or self.refusal or ()
+        return "".join(parts)
+
     def message(self) -> dict[str, Any]:
-        calls = self.tool_calls or self.function_call
-        msg: dict[str, Any] = {"role": self.role, "content": "".join(self.content) if self.content or not calls else None}
-        if self.refusal:
+        """The message as the non-streamed reply has it: ``content`` is ``None`` when
+        no delta carried a content string, ``refusal`` is set when one carried a refusal."""
+        msg: dict[str, Any] = {"role": self.role, "content": None if self.content is None else "".join(self.content)}
+        if self.refusal is not None:
             msg["refusal"] = "".join(self.refusal)
         if self.reasoning:
             msg["reasoning"] = "".join(self.reasoning)
@@ -151,7 +174,9 @@ _CHUNK_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
 
 
 def _merge_logprobs(parts: list[Any]) -> Any:
-    """The logprobs of a streamed choice: each chunk's ``content``/``refusal`` lists joined."""
+    """The logprobs of a streamed choice: each key's lists (``content``, ``refusal``)
+    joined in order, apart from each other; a key no chunk gave a list stays as sent
+    (``null``), so a refusal's logprobs read ``{"content": None, "refusal": [...]}``."""
     if not parts:
         return None
     merged: dict[str, Any] = {}
@@ -160,7 +185,11 @@ def _merge_logprobs(parts: list[Any]) -> Any:
             continue
         for key, value in part.items():
             if isinstance(value, list):
-                merged.setdefault(key, []).extend(value)
+                joined = merged.get(key)
+                if isinstance(joined, list):
+                    joined.extend(value)
+                else:
+                    merged[key] = list(value)
             else:
                 merged.setdefault(key, value)
     return merged
@@ -198,10 +227,7 @@ class ChatAccumulator(Accumulator):
             delta = choice.delta
             if delta.role:
                 state.role = delta.role
-            if delta.content:
-                state.content.append(delta.content)
-            if delta.refusal:
-                state.refusal.append(delta.refusal)
+            state.add_text(delta.content, delta.refusal)
             if delta.reasoning:
                 state.reasoning.append(delta.reasoning)
             if delta.tool_calls:
@@ -234,8 +260,9 @@ class ChatAccumulator(Accumulator):
         return _unfinished([i for i, s in sorted(self.choices.items()) if not s.finish_reason])
 
     def received(self) -> str:
+        """Choice 0's text so far: its content, or its refusal when no content came."""
         state = self.choices.get(0)
-        return "".join(state.content) if state else ""
+        return state.text() if state else ""
 
     def result(self) -> ChatCompletion:
         data = {
@@ -312,12 +339,17 @@ class ResponseAccumulator(Accumulator):
 
     def __init__(self) -> None:
         self.text: list[str] = []
+        #: The ``response.refusal.delta`` pieces, apart from the text.
+        self.refusal: list[str] = []
         self.final: ApiResponse | None = None
 
     def add(self, event: ResponseStreamEvent) -> None:
-        if event.type == "response.output_text.delta" and isinstance(event.delta, str):
+        kind = event.type
+        if kind == "response.output_text.delta" and isinstance(event.delta, str):
             self.text.append(event.delta)
-        elif event.type in self.FINAL and event.response is not None:
+        elif kind == "response.refusal.delta" and isinstance(event.delta, str):
+            self.refusal.append(event.delta)
+        elif kind in self.FINAL and event.response is not None:
             self.final = event.response
 
     def complete(self, saw_done: bool) -> bool:
@@ -327,7 +359,8 @@ class ResponseAccumulator(Accumulator):
         return "no response.completed or response.incomplete event"
 
     def received(self) -> str:
-        return "".join(self.text)
+        """The output text so far, or the refusal text so far when no text came."""
+        return "".join(self.text or self.refusal)
 
     def result(self) -> ApiResponse | None:
         return self.final
@@ -376,15 +409,16 @@ class Terminated:
 
 def text_chunk_relay(callback: Callable[[TextChunk, Any], Any]) -> Callable[[Any], None]:
     """A chat chunk callback that calls ``callback(TextChunk, raw_event)`` for each
-    choice delta carrying text or tool calls (Lua's ``chat`` and session callbacks)."""
+    choice delta carrying text, refusal text or tool calls (Lua's ``chat`` and
+    session callbacks); refusal text comes in ``TextChunk.refusal``."""
 
     def relay(event: Any) -> None:
         if not isinstance(event, ChatCompletionChunk):
             return
         for choice in event.choices:
             delta = choice.delta
-            if delta.content or delta.tool_calls:
-                callback(TextChunk(delta.content or "", choice.index, delta.tool_calls), event.raw)
+            if delta.content or delta.tool_calls or delta.refusal:
+                callback(TextChunk(delta.content or "", choice.index, delta.tool_calls, delta.refusal or None), event.raw)
 
     return relay
 

@@ -154,8 +154,10 @@ class ChatSession(Session):
 
         ``stream_callback(chunk, raw_event)`` streams it: ``chunk`` is a
         :class:`~llmplug.core.models.TextChunk` (``content``, ``index``,
-        ``tool_calls``; ``str(chunk)`` is its text) and ``raw_event`` the chunk's
-        decoded JSON. A streamed request asks for usage
+        ``tool_calls``, ``refusal``; ``str(chunk)`` is its text) and ``raw_event``
+        the chunk's decoded JSON. A refused reply is appended as it came
+        (``content`` ``None``, ``refusal`` the text) and ``None`` is returned.
+        A streamed request asks for usage
         (``stream_options={"include_usage": True}``) where the provider takes it,
         so ``last_usage`` is filled; your own ``stream_options`` win. Per-call
         ``overrides`` win over the session's options.
@@ -256,11 +258,14 @@ def _first_choice(completion: ChatCompletion, status: int) -> Choice:
 
 
 def _assistant_message(choice: Choice) -> Message:
-    """The reply as a history message: role, content (None stays None), and the
-    tool calls or function call and the provider's ``extra_content`` (Gemini's
-    parts and signatures...) exactly as the provider sent them."""
+    """The reply as a history message: role, content (None stays None), the
+    refusal when there is one, and the tool calls or function call and the
+    provider's ``extra_content`` (Gemini's parts and signatures...) exactly as
+    the provider sent them."""
     raw = choice.message.raw if isinstance(choice.message.raw, dict) else {}
     message: Message = {"role": raw.get("role") or "assistant", "content": copy.deepcopy(raw.get("content"))}
+    if isinstance(raw.get("refusal"), str):
+        message["refusal"] = raw["refusal"]
     for key in ("tool_calls", "function_call", "extra_content"):
         if raw.get(key):
             message[key] = copy.deepcopy(raw[key])

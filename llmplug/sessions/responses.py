@@ -89,7 +89,8 @@ class ResponsesChatSession(Session):
         """Create the next response, as Lua's ``create_response(input, opts, callback)``.
 
         ``stream_callback(chunk, raw_event)`` gets each text delta (``str(chunk)``
-        is the text, ``chunk.index`` the output item's index). Only a completed
+        is the text, ``chunk.index`` the output item's index) and each refusal
+        delta (in ``chunk.refusal``; ``str(chunk)`` is then ``""``). Only a completed
         response advances the session: on an error status, an ``error`` or
         ``response.failed`` event, or a stream cut short, the typed error is
         raised (a :class:`~llmplug.StreamError` carries ``.received``, the text so
@@ -130,10 +131,15 @@ class ResponsesChatSession(Session):
 
 
 def _relay(callback: Callback) -> Callback:
-    """A stream callback that hands the user ``(TextChunk, raw_event)`` per text delta."""
+    """A stream callback that hands the user ``(TextChunk, raw_event)`` per text
+    delta, and per refusal delta with the text in ``TextChunk.refusal``."""
 
     def on_event(event: Any) -> None:
-        if isinstance(event, ResponseStreamEvent) and event.type == "response.output_text.delta" and isinstance(event.delta, str):
+        if not isinstance(event, ResponseStreamEvent) or not isinstance(event.delta, str):
+            return
+        if event.type == "response.output_text.delta":
             callback(TextChunk(event.delta, event.output_index or 0), event.raw)
+        elif event.type == "response.refusal.delta" and event.delta:
+            callback(TextChunk("", event.output_index or 0, refusal=event.delta), event.raw)
 
     return on_event

@@ -8,6 +8,17 @@ Deterministic rules, so tests can predict every answer:
 - A function tool whose name appears (as a whole word) in the last message,
   when that message is the user's, is called with the first JSON object
   literal of that message as arguments (else ``"{}"``).
+- A last user message that moderation would flag (see below) is refused,
+  as OpenAI refuses: ``content`` null and ``refusal`` :data:`REFUSAL`
+  (Chat Completions; streamed as ``refusal`` deltas after a first delta
+  ``{"role": "assistant", "content": null, "refusal": ""}``), or a
+  ``refusal`` content part (Responses API; streamed as
+  ``response.refusal.delta``/``.done`` events).
+- ``logprobs: true`` gives each text or refusal choice ``logprobs`` with one
+  entry per word (``top_logprobs`` alternatives each), in ``content`` or in
+  ``refusal``; streamed, each chunk carries its word's entry.
+  :func:`chat_completion_events` and :func:`response_events` turn a body
+  into the events OpenAI streams for it, to script a reply with ``queue()``.
 - Tokens are whitespace-separated words: ``max_tokens`` keeps that many
   words; usage counts words.
 - Embeddings are unit vectors from SHAKE-256 of the text (float32 values).
@@ -26,11 +37,14 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Union
 
 from .server import APIError, RecordedRequest, Reply, RouteTable, Service, register_service
 
-__all__ = ["ROUTES", "OpenAIService", "PNG_BYTES", "embedding_vector"]
+__all__ = ["REFUSAL", "ROUTES", "OpenAIService", "PNG_BYTES", "chat_completion_events", "embedding_vector", "response_events"]
+
+#: The text of the fake's refusals (OpenAI's own wording).
+REFUSAL = "I'm sorry, but I can't assist with that request."
 
 #: The OpenAI route table: (method, path regex) -> handler(service, request, **groups).
 ROUTES = RouteTable()
@@ -441,6 +455,9 @@ def _check_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
             raise _missing(f"messages[{i}].role")
         if message["role"] not in _CHAT_ROLES:
             raise _invalid_value(f"messages[{i}].role", message["role"], _CHAT_ROLES)
+        refusal = message.get("refusal")
+        if message["role"] == "assistant" and refusal is not None and not isinstance(refusal, str):
+            raise _invalid_type(f"messages[{i}].refusal", "a string", refusal)
     return messages
 
 
@@ -471,18 +488,23 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
     if limit is None:
         limit = _int(body, "max_tokens", None, 1)
     stream, include_usage, obfuscate = _stream_flags(body)
+    want_logprobs = _bool(body, "logprobs")
+    top_logprobs = _int(body, "top_logprobs", 0, 0, 20) or 0
 
     last = messages[-1]
     last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
     base_text: str
     calls: list[str] = []
     arguments = "{}"
-    legacy = False
+    legacy = refused = False
     if last["role"] in ("tool", "function"):
         base_text = "Tool result: " + _text_of(last.get("content"))
     else:
         base_text = "You said: " + _text_of(last_user.get("content")) if last_user else "Hello! How can I help you today?"
-        if last["role"] == "user":
+        if last["role"] == "user" and _flagged(_text_of(last.get("content"))):
+            refused = True
+            base_text = REFUSAL
+        elif last["role"] == "user":
             text = _text_of(last.get("content"))
             parallel = body.get("parallel_tool_calls", True) is not False
             calls = _called(_function_names(body.get("tools")), text, body.get("tool_choice", "auto"), parallel)
@@ -496,6 +518,7 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
     completion_tokens = 0
     for i in range(n):
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
+        logprobs = None
         if legacy:
             message["function_call"] = {"name": calls[0], "arguments": arguments}
             finish = "function_call"
@@ -511,10 +534,13 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
             text = base_text + (f" (choice {i})" if i else "")
             text = _apply_stop(text, body.get("stop"))
             text, cut = _truncate(text, limit)
-            message["content"] = text
+            key = "refusal" if refused else "content"
+            message[key] = text
             finish = "length" if cut else "stop"
             completion_tokens += _words(text)
-        choices.append({"index": i, "message": message, "logprobs": None, "finish_reason": finish})
+            if want_logprobs:
+                logprobs = _logprobs_of(key, _token_logprobs(text, top_logprobs))
+        choices.append({"index": i, "message": message, "logprobs": logprobs, "finish_reason": finish})
 
     prompt_tokens = sum(_words(_text_of(m.get("content"))) for m in messages)
     completion = {
@@ -528,60 +554,93 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
         "system_fingerprint": _fingerprint(model),
     }
     if stream:
-        return Reply(events=_chat_stream(completion, include_usage, obfuscate))
+        return Reply(events=chat_completion_events(completion, include_usage=include_usage, obfuscate=obfuscate))
     return Reply(json=completion)
 
 
-def _chat_deltas(choice: dict[str, Any]) -> list[tuple[dict[str, Any], str | None]]:
-    """(delta, finish_reason) per chunk of one choice, as OpenAI streams them.
+def _token_logprobs(text: str, top: int) -> list[dict[str, Any]]:
+    """Deterministic logprob entries, one per word of ``text`` as :func:`_pieces` cuts it."""
+    entries = []
+    for piece in _pieces(text):
+        data = piece.encode("utf-8")
+        logprob = -round((zlib.crc32(data) % 4000) / 1000.0 + 0.0001, 4)
+        alternatives = [{"token": piece, "logprob": logprob, "bytes": list(data)}]
+        alternatives += [
+            {"token": f"{piece}~{k}", "logprob": round(logprob - k, 4), "bytes": list(f"{piece}~{k}".encode())}
+            for k in range(1, top)
+        ]
+        entries.append({"token": piece, "logprob": logprob, "bytes": list(data), "top_logprobs": alternatives[:top]})
+    return entries
 
-    The first delta carries the role (and, for a tool reply, the first tool
-    call's id/type/name with empty arguments); then content word by word or
-    arguments in pieces that carry only the index; then ``{}`` with the
-    finish reason.
+
+def _logprobs_of(key: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """A choice's ``logprobs``: ``entries`` under ``key`` ("content" or "refusal"), the other null."""
+    return {"content": entries if key == "content" else None, "refusal": entries if key == "refusal" else None}
+
+
+Delta = tuple[dict[str, Any], Union[str, None], Any]
+
+
+def _chat_deltas(choice: dict[str, Any]) -> list[Delta]:
+    """(delta, finish_reason, logprobs) per chunk of one choice, as OpenAI streams them.
+
+    The first delta carries the role and says what the reply streams:
+    ``content: ""`` for text, ``content: null, refusal: ""`` for a refusal
+    (for a tool reply, also the first tool call's id/type/name with empty
+    arguments). Then the text or refusal word by word (one logprob entry
+    each), or arguments in pieces that carry only the index; then ``{}``
+    with the finish reason and null logprobs.
     """
     message = choice["message"]
-    content = message["content"]
-    first: dict[str, Any] = {"role": "assistant", "content": "" if content is not None else None, "refusal": None}
-    deltas: list[tuple[dict[str, Any], str | None]] = [(first, None)]
-    if content:
-        deltas.extend(({"content": piece}, None) for piece in _pieces(content))
+    content = message.get("content")
+    key = "refusal" if content is None and isinstance(message.get("refusal"), str) else "content"
+    text = message.get(key)
+    logprobs = choice.get("logprobs")
+    first: dict[str, Any] = {"role": "assistant", "content": "" if content is not None else None, "refusal": "" if key == "refusal" else None}
+    deltas: list[Delta] = [(first, None, _logprobs_of(key, []) if logprobs else None)]
+    if text:
+        entries = (logprobs or {}).get(key) or []
+        tokens = [entry.get("token") for entry in entries]
+        if entries and "".join(tokens) == text:  # one chunk per token, each with its entry
+            deltas.extend(({key: token}, None, _logprobs_of(key, [entry])) for token, entry in zip(tokens, entries))
+        else:
+            pieces = _pieces(text)
+            deltas.append(({key: pieces[0]}, None, _logprobs_of(key, entries) if logprobs else None))
+            deltas.extend(({key: piece}, None, _logprobs_of(key, []) if logprobs else None) for piece in pieces[1:])
     for k, call in enumerate(message.get("tool_calls") or []):
         fn = call["function"]
         head = {"index": k, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}
         if k == 0:
             first["tool_calls"] = [head]
         else:
-            deltas.append(({"tool_calls": [head]}, None))
+            deltas.append(({"tool_calls": [head]}, None, None))
         deltas.extend(
-            ({"tool_calls": [{"index": k, "function": {"arguments": piece}}]}, None) for piece in _arg_pieces(fn["arguments"])
+            ({"tool_calls": [{"index": k, "function": {"arguments": piece}}]}, None, None)
+            for piece in _arg_pieces(fn["arguments"])
         )
     if "function_call" in message:
         fc = message["function_call"]
         first["function_call"] = {"name": fc["name"], "arguments": ""}
-        deltas.extend(({"function_call": {"arguments": piece}}, None) for piece in _arg_pieces(fc["arguments"]))
-    deltas.append(({}, choice["finish_reason"]))
+        deltas.extend(({"function_call": {"arguments": piece}}, None, None) for piece in _arg_pieces(fc["arguments"]))
+    deltas.append(({}, choice.get("finish_reason"), None))
     return deltas
 
 
-def _chat_stream(completion: dict[str, Any], include_usage: bool, obfuscate: bool) -> Iterator[Any]:
-    base = {
-        "id": completion["id"],
-        "object": "chat.completion.chunk",
-        "created": completion["created"],
-        "model": completion["model"],
-        "service_tier": "default",
-        "system_fingerprint": completion["system_fingerprint"],
-    }
+def chat_completion_events(completion: dict[str, Any], *, include_usage: bool = False, obfuscate: bool = False) -> Iterator[Any]:
+    """The ``chat.completion.chunk`` events (then ``[DONE]``) OpenAI streams for
+    ``completion``, a non-streamed chat completion body: script a streamed reply
+    with ``api.queue("POST", "/v1/chat/completions", events=chat_completion_events(body))``."""
+    base = {"id": completion.get("id"), "object": "chat.completion.chunk", "created": completion.get("created"), "model": completion.get("model")}
+    base.update((key, completion[key]) for key in ("service_tier", "system_fingerprint") if key in completion)
     sequences = [_chat_deltas(choice) for choice in completion["choices"]]
     count = 0
-    for step in range(max(map(len, sequences))):
-        for index, seq in enumerate(sequences):
+    for step in range(max(map(len, sequences), default=0)):
+        for choice, seq in zip(completion["choices"], sequences):
             if step >= len(seq):
                 continue
-            delta, finish = seq[step]
+            delta, finish, logprobs = seq[step]
             chunk = dict(base)
-            chunk["choices"] = [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]
+            chunk["choices"] = [{"index": choice.get("index", 0), "delta": delta, "logprobs": logprobs, "finish_reason": finish}]
             if include_usage:
                 chunk["usage"] = None
             if obfuscate:
@@ -591,7 +650,7 @@ def _chat_stream(completion: dict[str, Any], include_usage: bool, obfuscate: boo
     if include_usage:
         last = dict(base)
         last["choices"] = []
-        last["usage"] = completion["usage"]
+        last["usage"] = completion.get("usage")
         if obfuscate:
             last["obfuscation"] = "Zz"
         yield last
@@ -790,13 +849,18 @@ MODERATION_TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _moderate(text: str, has_image: bool) -> dict[str, Any]:
-    words = re.findall(r"[a-z]+", text.lower())
+def _flagged(text: str) -> set[str]:
+    """The moderation categories ``text`` trips: those of each word starting with a trigger."""
     hit: set[str] = set()
-    for word in words:
+    for word in re.findall(r"[a-z]+", text.lower()):
         for prefix, categories in MODERATION_TRIGGERS.items():
             if word.startswith(prefix):
                 hit.update(categories)
+    return hit
+
+
+def _moderate(text: str, has_image: bool) -> dict[str, Any]:
+    hit = _flagged(text)
     categories = {c: c in hit for c in MODERATION_CATEGORIES}
     scores = {}
     for c in MODERATION_CATEGORIES:
@@ -1092,8 +1156,11 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
 
     calls: list[str] = []
     arguments = "{}"
+    refused = False
     if last is not None and last.get("type") == "function_call_output":
         text = "Tool result: " + _text_of(last.get("output"))
+    elif last is last_user and user_text is not None and _flagged(user_text):
+        text, refused = REFUSAL, True
     else:
         text = f"You said: {user_text}" if user_text is not None else "Hello! How can I help you today?"
         if last is last_user and last_user is not None:
@@ -1134,12 +1201,13 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
     else:
         text, incomplete = _truncate(text, limit)
         output_tokens += _words(text)
+        part = {"type": "refusal", "refusal": text} if refused else {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
         output.append(
             {
                 "id": "msg_" + _hex(48),
                 "type": "message",
                 "status": "incomplete" if incomplete else "completed",
-                "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}],
+                "content": [part],
                 "role": "assistant",
             }
         )
@@ -1190,7 +1258,7 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
         svc.responses[response["id"]] = response
         svc.response_inputs[response["id"]] = [_stored_input(it) for it in items]
     if stream:
-        return Reply(events=_response_stream(copy.deepcopy(response)))
+        return Reply(events=response_events(copy.deepcopy(response)))
     return Reply(json=response)
 
 
@@ -1199,7 +1267,29 @@ def _event(kind: str, seq: int, **fields: Any) -> str:
     return f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
-def _response_stream(response: dict[str, Any]) -> Iterator[str]:
+def _content_part_events(part: dict[str, Any], where: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(type, fields) of the events that stream one content part of a message:
+    ``output_text`` word by word, or a ``refusal`` through ``response.refusal.*``."""
+    if part.get("type") == "refusal":
+        refusal = part.get("refusal") or ""
+        yield "response.content_part.added", {**where, "part": {"type": "refusal", "refusal": ""}}
+        for piece in _pieces(refusal):
+            yield "response.refusal.delta", {**where, "delta": piece}
+        yield "response.refusal.done", {**where, "refusal": refusal}
+    else:
+        text = part.get("text") or ""
+        empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+        yield "response.content_part.added", {**where, "part": empty}
+        for piece in _pieces(text):
+            yield "response.output_text.delta", {**where, "delta": piece, "logprobs": []}
+        yield "response.output_text.done", {**where, "text": text, "logprobs": []}
+    yield "response.content_part.done", {**where, "part": part}
+
+
+def response_events(response: dict[str, Any]) -> Iterator[str]:
+    """The events OpenAI streams for ``response``, a non-streamed Responses API
+    body, ending with ``response.completed`` (or ``.incomplete``): script a streamed
+    reply with ``api.queue("POST", "/v1/responses", events=response_events(body))``."""
     seq = 0
 
     def ev(kind: str, **fields: Any) -> str:
@@ -1215,22 +1305,11 @@ def _response_stream(response: dict[str, Any]) -> Iterator[str]:
         kind = item["type"]
         item_id = item["id"]
         if kind == "message":
-            text = item["content"][0]["text"]
             yield ev("response.output_item.added", output_index=index, item=dict(item, status="in_progress", content=[]))
-            empty = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
-            yield ev("response.content_part.added", item_id=item_id, output_index=index, content_index=0, part=empty)
-            for piece in _pieces(text):
-                yield ev(
-                    "response.output_text.delta",
-                    item_id=item_id,
-                    output_index=index,
-                    content_index=0,
-                    delta=piece,
-                    logprobs=[],
-                )
-            where = {"item_id": item_id, "output_index": index, "content_index": 0}
-            yield ev("response.output_text.done", **where, text=text, logprobs=[])
-            yield ev("response.content_part.done", **where, part=item["content"][0])
+            for c_index, part in enumerate(item.get("content") or []):
+                where = {"item_id": item_id, "output_index": index, "content_index": c_index}
+                for event_type, fields in _content_part_events(part, where):
+                    yield ev(event_type, **fields)
         elif kind == "function_call":
             yield ev("response.output_item.added", output_index=index, item=dict(item, status="in_progress", arguments=""))
             for piece in _arg_pieces(item["arguments"]):

@@ -54,6 +54,8 @@ def test_response_helpers_keep_unknown_items():
     }
     resp = structure(data, m.Response)
     assert resp.get_output_text() == "Hello world" == str(resp) == resp.output_text
+    assert resp.refusal == "no"
+    assert structure({"output": data["output"][3:]}, m.Response).refusal is None
     assert resp.get_images() == [{"b64_json": "aGk="}]
     assert [(c.name, c.call_id) for c in resp.function_calls] == [("add", "call_1")]
     assert resp.output[-1].type == "from_the_future" and resp.output[-1].x == 1

@@ -9,9 +9,9 @@ import pytest
 import llmplug
 from llmplug.core.convert import structure
 from llmplug.core.http import BytesStream, Headers, Request, Response
-from llmplug.core.models import ChatCompletionChunk
+from llmplug.core.models import ChatCompletionChunk, ResponseStreamEvent, TextChunk
 from llmplug.core.sse import SSEEvent
-from llmplug.core.streaming import DONE, ChatAccumulator, Stream, iter_events
+from llmplug.core.streaming import DONE, ChatAccumulator, ResponseAccumulator, Stream, iter_events, text_chunk_relay
 
 
 def assemble(*chunks: dict):
@@ -183,3 +183,99 @@ def test_delta_extra_content_is_merged_into_the_message():
     assert result.choices[0].message.raw["extra_content"] == {"x": {"parts": [{"a": 1}, {"b": 2}], "note": "new"}, "y": [1]}
     assert result.choices[0].message.content == "Hi" and "extra_content" not in result.choices[1].message.raw
     assert first == {"x": {"parts": [{"a": 1}], "note": "old"}}  # the chunk itself is left as it came
+
+
+# ---------------------------------------------------------------- refusals: OpenAI's documented stream format
+
+# A refusal as OpenAI streams it with logprobs=true (recorded by openai-python,
+# tests/lib/chat/test_completions_streaming.py::test_refusal_logprobs_events), shortened.
+REFUSAL_TOKENS = [
+    {"token": "I'm", "logprob": -0.0016157961, "bytes": [73, 39, 109], "top_logprobs": []},
+    {"token": " sorry", "logprob": -0.78663874, "bytes": [32, 115, 111, 114, 114, 121], "top_logprobs": []},
+    {"token": ".", "logprob": -3.4121115e-06, "bytes": [46], "top_logprobs": []},
+]
+HEAD = {"id": "chatcmpl-9tXjm", "object": "chat.completion.chunk", "created": 1723024754, "model": "gpt-4o-2024-08-06"}
+
+
+def refusal_chunks(logprobs: bool, index: int = 0) -> list[dict]:
+    def choice(delta: dict, tokens: list | None, finish: str | None = None) -> dict:
+        lp = {"content": None, "refusal": tokens} if logprobs and tokens is not None else None
+        return {**HEAD, "choices": [{"index": index, "delta": delta, "logprobs": lp, "finish_reason": finish}]}
+
+    return [
+        choice({"role": "assistant", "content": None, "refusal": ""}, []),
+        *(choice({"refusal": t["token"]}, [t]) for t in REFUSAL_TOKENS),
+        choice({}, None, "stop"),
+    ]
+
+
+@pytest.mark.parametrize("logprobs", [False, True], ids=["plain", "logprobs"])
+def test_a_streamed_refusal_is_the_non_streamed_message(logprobs):
+    acc = assemble(*refusal_chunks(logprobs))
+    choice = acc.result().choices[0]
+    assert choice.message.content is None
+    assert choice.message.refusal == "I'm sorry."
+    assert choice.message.raw == {"role": "assistant", "content": None, "refusal": "I'm sorry."}
+    assert choice.logprobs == ({"content": None, "refusal": REFUSAL_TOKENS} if logprobs else None)
+    assert acc.received() == "I'm sorry."
+
+
+def test_content_streamed_as_empty_deltas_stays_an_empty_string():
+    acc = assemble(
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "", "refusal": None}}]},
+        {"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}]},
+    )
+    message = acc.result().choices[0].message
+    assert message.content == "" and message.refusal is None and "refusal" not in message.raw
+
+
+def test_no_content_delta_at_all_gives_none():
+    acc = assemble({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": "stop"}]})
+    assert acc.result().choices[0].message.content is None
+
+
+def test_content_and_refusal_logprobs_are_kept_apart_per_choice():
+    text = [{"token": "Hi", "logprob": -0.1}, {"token": "!", "logprob": -0.2}]
+    acc = assemble(
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": {"content": [], "refusal": None}}]},
+        *refusal_chunks(True, index=1)[:2],
+        {"choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": {"content": text[:1], "refusal": None}}]},
+        *refusal_chunks(True, index=1)[2:],
+        {"choices": [{"index": 0, "delta": {"content": "!"}, "logprobs": {"content": text[1:], "refusal": None}},
+                     {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]},
+    )
+    first, second = acc.result().choices
+    assert (first.message.content, first.message.refusal) == ("Hi!", None)
+    assert first.logprobs == {"content": text, "refusal": None}
+    assert (second.message.content, second.message.refusal) == (None, "I'm sorry.")
+    assert second.logprobs == {"content": None, "refusal": REFUSAL_TOKENS}
+
+
+def test_a_list_after_null_logprobs_is_joined():
+    acc = assemble(
+        {"choices": [{"index": 0, "delta": {"content": "a"}, "logprobs": {"content": None}}]},
+        {"choices": [{"index": 0, "delta": {"content": "b"}, "logprobs": {"content": [{"token": "b"}]}}]},
+        {"choices": [{"index": 0, "delta": {"content": "c"}, "logprobs": {"content": [{"token": "c"}]}}]},
+    )
+    assert acc.result().choices[0].logprobs == {"content": [{"token": "b"}, {"token": "c"}]}
+
+
+def test_text_chunk_relay_marks_refusal_pieces():
+    got = []
+    relay = text_chunk_relay(lambda chunk, raw: got.append((chunk, raw)))
+    for data in [*refusal_chunks(False), {"choices": [{"index": 1, "delta": {"content": "ok"}}]}]:
+        relay(structure(data, ChatCompletionChunk))
+    assert [c.refusal for c, _ in got] == ["I'm", " sorry", ".", None]
+    assert [str(c) for c, _ in got] == ["", "", "", "ok"]  # str() is the content only
+    assert got[0][1]["choices"][0]["delta"] == {"refusal": "I'm"}
+    assert TextChunk("x", 1, None) == TextChunk(content="x", index=1, tool_calls=None, refusal=None)
+
+
+def test_response_accumulator_keeps_refusal_text_apart():
+    acc = ResponseAccumulator()
+    for kind, delta in [("response.refusal.delta", "No"), ("response.refusal.delta", " way")]:
+        acc.add(structure({"type": kind, "delta": delta}, ResponseStreamEvent))
+    assert acc.text == [] and acc.refusal == ["No", " way"]
+    assert acc.received() == "No way"
+    acc.add(structure({"type": "response.output_text.delta", "delta": "Yes"}, ResponseStreamEvent))
+    assert acc.received() == "Yes"

@@ -142,6 +142,15 @@ def test_chat(steady):
     check(steady.chat([{"role": "user", "content": "Hello"}], {"temperature": 0}))
 
 
+def test_chat_after_a_refusal(steady, api, transport):
+    """The history a session keeps after a streamed refusal is a valid request."""
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, max_retries=0) as fake:
+        session = fake.new_chat_session()
+        session.send("How do I build a bomb?", lambda chunk, raw: None)
+    assert session.messages[-1]["content"] is None and session.messages[-1]["refusal"]
+    check(steady.create_chat_completion([*session.messages, {"role": "user", "content": "Then say hi"}]))
+
+
 def test_chat_stream(steady):
     check_stream(steady.create_chat_completion([{"role": "user", "content": "Hello"}], stream=True))
     check_stream(steady.create_chat_completion(MESSAGES, stream=True, stream_options={"include_usage": True}, **FULL_CHAT))

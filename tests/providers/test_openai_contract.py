@@ -11,9 +11,11 @@ import pytest
 
 import llmplug
 from llmplug.core import models as m
+from llmplug.testing.openai_api import REFUSAL, chat_completion_events
 from tests.conftest import TEST_KEY
 
 USER = [{"role": "user", "content": "Say hello"}]
+REFUSED = [{"role": "user", "content": "How do I build a bomb?"}]  # the fake refuses what moderation flags
 
 
 def _headers_ok(req, api, *, body: bool) -> None:
@@ -139,6 +141,47 @@ def test_legacy_chat_alias_calls_back_with_text_chunks(client, api):
     assert all(index == 0 for _, index, _ in got)
     assert all(raw["object"] == "chat.completion.chunk" for _, _, raw in got)
     assert body.choices[0].message.content == "You said: Say hello"
+
+
+@pytest.mark.parametrize("logprobs", [False, True], ids=["plain", "logprobs"])
+def test_a_streamed_refusal_is_the_non_streamed_reply(client, api, logprobs):
+    """Issue 18.1: streamed, a refusal was ``content == ""`` and chat() never called back."""
+    params = {"logprobs": True, "top_logprobs": 2} if logprobs else {}
+    plain = client.create_chat_completion(REFUSED, **params).body.choices[0]
+    assert plain.message.content is None and plain.message.refusal == REFUSAL
+    by_callback = client.create_chat_completion(REFUSED, None, lambda chunk: None, **params).body.choices[0]
+    with client.create_chat_completion(REFUSED, stream=True, **params) as stream:
+        assert "".join(str(chunk) for chunk in stream) == ""  # str() of a chunk is its content
+    pieces = []
+    by_chat = client.chat(REFUSED, {"stream": True, **params}, lambda chunk, raw: pieces.append(chunk)).body.choices[0]
+    for streamed in (by_callback, stream.final.choices[0], by_chat):
+        assert (streamed.message, streamed.finish_reason, streamed.logprobs) == (plain.message, plain.finish_reason, plain.logprobs)
+        assert streamed.message.content is None and streamed.message.refusal == REFUSAL
+    assert "".join(chunk.refusal for chunk in pieces) == REFUSAL and {str(chunk) for chunk in pieces} == {""}
+    if logprobs:
+        assert plain.logprobs["content"] is None
+        assert "".join(t["token"] for t in plain.logprobs["refusal"]) == REFUSAL
+
+
+def test_a_refusal_cut_short_reports_the_refusal_received(client, api):
+    body = client.create_chat_completion(REFUSED).body.raw
+    events = list(chat_completion_events(body))[:3]  # the role delta and two refusal pieces, no [DONE]
+    api.queue("POST", "/v1/chat/completions", events=events)
+    with pytest.raises(llmplug.StreamError) as info:
+        client.create_chat_completion(REFUSED, stream=True, chunk_callback=lambda c: None)
+    assert info.value.received == "I'm sorry,"
+
+
+def test_a_streamed_response_refusal_is_the_non_streamed_one(client, api):
+    plain = client.create_response("How do I build a bomb?").body
+    events = []
+    streamed = client.create_response("How do I build a bomb?", None, events.append).body
+    with client.create_response("How do I build a bomb?", stream=True) as stream:
+        iterated = [e for e in stream if e.type == "response.refusal.delta"]
+    for response in (streamed, stream.final):
+        assert response.refusal == plain.refusal == REFUSAL and response.output_text == plain.output_text == ""
+    assert "".join(e.delta for e in events if e.type == "response.refusal.delta") == REFUSAL
+    assert "".join(e.delta for e in iterated) == REFUSAL
 
 
 # ---------------------------------------------------------------- other POST endpoints

@@ -17,3 +17,8 @@ class Recorder:
     @property
     def text(self) -> str:
         return "".join(str(c) for c, _ in self.calls)
+
+    @property
+    def refusal(self) -> str:
+        """The refusal pieces joined (``TextChunk.refusal``)."""
+        return "".join(c.refusal or "" for c, _ in self.calls)

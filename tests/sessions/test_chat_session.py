@@ -11,6 +11,7 @@ import llmplug
 from llmplug.core.convert import structure
 from llmplug.core.models import ChatMessage, TextChunk, ToolCallDelta
 from llmplug.sessions import ChatSession, InvalidMessageError, ResponsesChatSession, tool_declaration
+from llmplug.testing.openai_api import REFUSAL
 from tests.conftest import TEST_KEY
 from tests.sessions.support import Recorder
 
@@ -283,6 +284,26 @@ def test_models_are_accepted_as_messages(client, api):
         client.new_chat_session(messages=body)
     assert session.send(structure(user("Hi"), ChatMessage)) == "You said: Hi"
     assert api.last_request.json["messages"][-1] == user("Hi")
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_a_refusal_is_appended_as_sent_streamed_or_not_and_the_next_request_is_accepted(client, api):
+    histories = []
+    for rec in (None, Recorder()):
+        session = client.new_chat_session()
+        assert session.send("How do I build a bomb?", rec) is None
+        refused = {"role": "assistant", "content": None, "refusal": REFUSAL}
+        assert session.messages == [user("How do I build a bomb?"), refused]
+        assert session.last_finish_reason == "stop"
+        if rec is not None:
+            assert rec.refusal == REFUSAL and rec.text == ""
+            assert all(c.refusal and c.content == "" and c.index == 0 for c, _ in rec.calls)
+        assert session.send("Then say hi", rec) == "You said: Then say hi"  # the fake checks the refusal it gets back
+        assert api.last_request.json["messages"][1] == refused
+        histories.append(session.messages)
+    assert histories[0] == histories[1]
 
 
 # ---------------------------------------------------------------- tool and function round trips

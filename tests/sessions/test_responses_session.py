@@ -11,7 +11,7 @@ import llmplug
 from llmplug.core.convert import structure
 from llmplug.core.models import OutputItem, Response, TextChunk
 from llmplug.sessions import InvalidMessageError, ResponsesChatSession
-from llmplug.testing.openai_api import PNG_B64
+from llmplug.testing.openai_api import PNG_B64, REFUSAL
 from tests.conftest import TEST_KEY
 from tests.sessions.support import Recorder
 
@@ -189,6 +189,21 @@ def test_streaming_callback_gets_text_deltas_and_returns_the_response(client, ap
     follow = session.send("More", stream=True)  # stream=True alone also streams
     assert sent(api)["stream"] is True and sent(api)["previous_response_id"] == response.id
     assert follow.output_text == "You said: More"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_a_refusal_is_kept_and_the_conversation_goes_on(client, api, stream):
+    session = client.new_responses_chat_session()
+    rec = Recorder() if stream else None
+    response = session.send("How do I steal a car?", rec)
+    assert response.refusal == REFUSAL and response.output_text == ""
+    assert response.output[0].content[0].raw == {"type": "refusal", "refusal": REFUSAL}
+    assert session.response_history == [response] and session.current_response_id == response.id
+    if stream:
+        assert rec.refusal == REFUSAL and rec.text == ""
+        assert all(raw["type"] == "response.refusal.delta" and raw["delta"] == c.refusal for c, raw in rec.calls)
+    follow = session.send("Then say hi", rec)
+    assert follow.output_text == "You said: Then say hi" and sent(api)["previous_response_id"] == response.id
 
 
 # ---------------------------------------------------------------- failures: typed, with the server's words, no advance

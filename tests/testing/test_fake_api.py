@@ -19,7 +19,14 @@ from typing import Any
 import pytest
 
 from llmplug.testing import APIError, FakeAPI, RecordedRequest, Reply, RouteTable, Service
-from llmplug.testing.openai_api import MODERATION_CATEGORIES, PNG_BYTES, embedding_vector
+from llmplug.testing.openai_api import (
+    MODERATION_CATEGORIES,
+    PNG_BYTES,
+    REFUSAL,
+    chat_completion_events,
+    embedding_vector,
+    response_events,
+)
 
 # --------------------------------------------------------------------------
 # helpers
@@ -714,6 +721,76 @@ def test_chat_stream_n_interleaves_choices(api: FakeAPI) -> None:
     assert [texts[0], texts[1]] == plain
 
 
+def test_chat_refuses_what_moderation_flags(api: FakeAPI) -> None:
+    body = chat(api, "How do I build a bomb?", n=2).json
+    assert [c["message"] for c in body["choices"]] == [
+        {"role": "assistant", "content": None, "refusal": REFUSAL, "annotations": []},
+        {"role": "assistant", "content": None, "refusal": REFUSAL + " (choice 1)", "annotations": []},
+    ]
+    assert [(c["finish_reason"], c["logprobs"]) for c in body["choices"]] == [("stop", None), ("stop", None)]
+    assert body["usage"]["completion_tokens"] == 2 * len(REFUSAL.split()) + 2
+
+
+def test_chat_refusal_stream_follows_openai(api: FakeAPI) -> None:
+    plain = chat(api, "How do I build a bomb?").json["choices"][0]
+    chunks = chunks_of(chat(api, "How do I build a bomb?", stream=True))
+    choices = [c["choices"][0] for c in chunks]
+    assert choices[0]["delta"] == {"role": "assistant", "content": None, "refusal": ""}
+    assert all(set(c["delta"]) == {"refusal"} and c["finish_reason"] is None for c in choices[1:-1])
+    assert "".join(c["delta"]["refusal"] for c in choices[1:-1]) == plain["message"]["refusal"] == REFUSAL
+    assert len(choices) - 2 == len(REFUSAL.split())
+    assert choices[-1]["delta"] == {} and choices[-1]["finish_reason"] == "stop"
+    assert all(c["logprobs"] is None for c in choices)
+
+
+@pytest.mark.parametrize(("text", "key", "other"), [("say hi", "content", "refusal"), ("bomb it", "refusal", "content")])
+def test_chat_logprobs_follow_openai(api: FakeAPI, text: str, key: str, other: str) -> None:
+    plain = chat(api, text, logprobs=True, top_logprobs=3).json["choices"][0]
+    entries = plain["logprobs"][key]
+    assert plain["logprobs"][other] is None
+    assert "".join(e["token"] for e in entries) == plain["message"][key]
+    assert all(e["bytes"] == list(e["token"].encode()) and e["logprob"] < 0 for e in entries)
+    assert all(len(e["top_logprobs"]) == 3 and e["top_logprobs"][0]["token"] == e["token"] for e in entries)
+    assert chat(api, text, logprobs=True, top_logprobs=3).json["choices"][0]["logprobs"] == plain["logprobs"]  # deterministic
+    chunks = [c["choices"][0] for c in chunks_of(chat(api, text, logprobs=True, top_logprobs=3, stream=True))]
+    assert chunks[0]["logprobs"] == {key: [], other: None}
+    assert [c["logprobs"] for c in chunks[1:-1]] == [{key: [e], other: None} for e in entries]
+    assert [c["delta"][key] for c in chunks[1:-1]] == [e["token"] for e in entries]
+    assert chunks[-1]["logprobs"] is None
+
+
+def test_chat_logprobs_are_checked(api: FakeAPI) -> None:
+    result = chat(api, logprobs="yes")
+    assert result.status == 400 and result.json["error"]["param"] == "logprobs"
+    result = chat(api, logprobs=True, top_logprobs=21)
+    assert result.status == 400 and result.json["error"]["code"] == "integer_above_max_value"
+
+
+def test_chat_accepts_a_refused_assistant_message_back(api: FakeAPI) -> None:
+    history = [
+        {"role": "user", "content": "bomb"},
+        {"role": "assistant", "content": None, "refusal": REFUSAL},
+        {"role": "user", "content": "then say hi"},
+    ]
+    body = post(api, "/v1/chat/completions", {"model": "gpt-4.1", "messages": history}).json
+    assert body["choices"][0]["message"]["content"] == "You said: then say hi"
+    history[1]["refusal"] = 7
+    result = post(api, "/v1/chat/completions", {"model": "gpt-4.1", "messages": history})
+    assert result.status == 400 and result.json["error"]["param"] == "messages[1].refusal"
+
+
+def test_chat_completion_events_script_any_body(api: FakeAPI) -> None:
+    body = chat(api, "bomb", n=2, logprobs=True).json
+    api.queue("POST", "/v1/chat/completions", events=chat_completion_events(body, include_usage=True))
+    chunks = chunks_of(chat(api, "ignored", stream=True))
+    assert {c["id"] for c in chunks} == {body["id"]}
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"] == body["usage"]
+    refusals = {0: "", 1: ""}
+    for c in chunks[:-1]:
+        refusals[c["choices"][0]["index"]] += c["choices"][0]["delta"].get("refusal") or ""
+    assert [refusals[0], refusals[1]] == [c["message"]["refusal"] for c in body["choices"]]
+
+
 # --------------------------------------------------------------------------
 # completions, embeddings, moderations, models
 # --------------------------------------------------------------------------
@@ -1035,6 +1112,43 @@ def test_response_stream_function_call_and_reasoning(api: FakeAPI) -> None:
     done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
     assert done["name"] == "lookup" and done["arguments"] == '{"q": 1}'
     assert types[-1] == "response.completed"
+
+
+def test_response_refusal_and_its_stream(api: FakeAPI) -> None:
+    plain = respond(api, "how to steal a car").json
+    [message] = plain["output"]
+    assert message["content"] == [{"type": "refusal", "refusal": REFUSAL}] and message["status"] == "completed"
+    events = stream_events(respond(api, "how to steal a car", stream=True))
+    types = [e["type"] for e in events]
+    assert types == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        *["response.refusal.delta"] * len(REFUSAL.split()),
+        "response.refusal.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    item_id = events[2]["item"]["id"]
+    assert events[3]["part"] == {"type": "refusal", "refusal": ""}
+    deltas = [e for e in events if e["type"] == "response.refusal.delta"]
+    assert all((d["item_id"], d["output_index"], d["content_index"]) == (item_id, 0, 0) for d in deltas)
+    assert "".join(d["delta"] for d in deltas) == events[-4]["refusal"] == REFUSAL
+    assert events[-3]["part"] == {"type": "refusal", "refusal": REFUSAL}
+    assert events[-1]["response"]["output"][0]["content"] == message["content"]
+
+
+def test_response_events_script_any_body(api: FakeAPI) -> None:
+    body = respond(api, "hello there").json
+    body["output"][0]["content"].append({"type": "refusal", "refusal": "and no more"})
+    api.queue("POST", "/v1/responses", events=response_events(body))
+    events = stream_events(respond(api, "ignored", stream=True))
+    texts = [(e["content_index"], e["type"], e["delta"]) for e in events if e["type"].endswith(".delta")]
+    assert [t for t in texts if t[0] == 0] == [(0, "response.output_text.delta", p) for p in ["You", " said:", " hello", " there"]]
+    assert [t for t in texts if t[0] == 1] == [(1, "response.refusal.delta", p) for p in ["and", " no", " more"]]
+    assert events[-1]["type"] == "response.completed" and events[-1]["response"] == body
 
 
 # --------------------------------------------------------------------------
