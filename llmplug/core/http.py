@@ -44,25 +44,67 @@ def redact_url(url: str) -> str:
 
 
 class Headers(MutableMapping[str, str]):
-    """A case-insensitive header mapping that keeps the spelling it was given."""
+    """A case-insensitive header multi-dict that keeps the spelling it was given.
 
-    __slots__ = ("_store",)
+    A name may hold several values (two ``Set-Cookie``, two ``Link``):
+    ``headers[name]`` is their join with ``", "`` (as in httpx), ``get_list(name)``
+    each of them and ``multi_items()`` every ``(name, value)`` pair in order.
+    Setting a name replaces all its values; :meth:`add` appends one.
+    """
+
+    __slots__ = ("_store", "_multi")
 
     def __init__(self, data: Mapping[str, str] | Iterable[tuple[str, str]] | None = None) -> None:
         self._store: dict[str, tuple[str, str]] = {}
+        #: lower-cased name -> every value, only for names given more than once
+        self._multi: dict[str, list[str]] = {}
         if data is not None:
-            items = data.items() if isinstance(data, Mapping) else data
-            for key, value in items:
-                self[key] = value
+            if isinstance(data, Headers):
+                self._store = dict(data._store)
+                self._multi = {k: list(v) for k, v in data._multi.items()}
+            elif isinstance(data, Mapping):
+                for key, value in data.items():
+                    self[key] = value
+            else:
+                for key, value in data:
+                    self.add(key, value)
+
+    def add(self, key: str, value: str) -> None:
+        """Append ``value`` to the values of ``key``."""
+        lower = key.lower()
+        held = self._store.get(lower)
+        if held is None:
+            self._store[lower] = (key, value)
+            return
+        values = self._multi.setdefault(lower, [held[1]])
+        values.append(value)
+        self._store[lower] = (held[0], ", ".join(values))
+
+    def get_list(self, key: str) -> list[str]:
+        """Every value of ``key`` as received (``[]`` if absent)."""
+        lower = key.lower()
+        if lower in self._multi:
+            return list(self._multi[lower])
+        held = self._store.get(lower)
+        return [] if held is None else [held[1]]
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every ``(name, value)`` pair, a repeated name once per value."""
+        return [(name, value) for lower, (name, _) in self._store.items() for value in self.get_list(lower)]
 
     def __setitem__(self, key: str, value: str) -> None:
-        self._store[key.lower()] = (key, value)
+        lower = key.lower()
+        self._store[lower] = (key, value)
+        if self._multi:
+            self._multi.pop(lower, None)
 
     def __getitem__(self, key: str) -> str:
         return self._store[key.lower()][1]
 
     def __delitem__(self, key: str) -> None:
-        del self._store[key.lower()]
+        lower = key.lower()
+        del self._store[lower]
+        self._multi.pop(lower, None)
 
     def __iter__(self) -> Iterator[str]:
         return (original for original, _ in self._store.values())
@@ -76,6 +118,7 @@ class Headers(MutableMapping[str, str]):
     def copy(self) -> Headers:
         new = Headers.__new__(Headers)
         new._store = dict(self._store)
+        new._multi = {k: list(v) for k, v in self._multi.items()} if self._multi else {}
         return new
 
     def redacted(self) -> dict[str, str]:

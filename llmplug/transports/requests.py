@@ -83,7 +83,8 @@ class RequestsTransport(Transport):
                 **settings,
             )
         stream = BackendStream(_body_chunks(response.raw), response.close, self._errors, request)
-        return Response(response.status_code, join_headers(response.headers.items()), stream, request)
+        # urllib3's headers, not requests' dict: each value of a repeated name.
+        return Response(response.status_code, join_headers(response.raw.headers.iteritems()), stream, request)
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -84,6 +84,16 @@ class Handler(BaseHTTPRequestHandler):
     def route_echo(self, record: Record) -> None:
         self._send(200, record.body, X_Echo_Method=record.method, Content_Type="application/octet-stream")
 
+    def route_repeated_headers(self, record: Record) -> None:
+        """Two Set-Cookie and two Link fields, spelt differently."""
+        self.send_response(200)
+        for name, value in [("Set-Cookie", "a=1; Path=/"), ("Link", "<https://x.test/1>; rel=next"),
+                            ("set-cookie", "b=2, with comma"), ("LINK", "<https://x.test/0>; rel=prev")]:
+            self.send_header(name, value)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
     def route_stream(self, record: Record) -> None:
         """Chunk 1, then nothing until the test has seen chunk 1 and sets ``release``."""
         self._start_chunked()

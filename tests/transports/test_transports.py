@@ -102,6 +102,19 @@ def test_import_does_not_import_the_backend(name: str) -> None:
 # -- what goes on the wire ------------------------------------------------------------------
 
 
+def test_repeated_response_headers_keep_every_value(transport: Transport, server: Any) -> None:
+    """Every transport hands back the same multi-dict: each value, and the join."""
+    response = transport.send(Request("GET", server.url("/repeated-headers")))
+    response.read()
+    headers = response.headers
+    assert headers.get_list("set-cookie") == ["a=1; Path=/", "b=2, with comma"]
+    assert headers.get_list("Link") == ["<https://x.test/1>; rel=next", "<https://x.test/0>; rel=prev"]
+    assert headers["link"] == "<https://x.test/1>; rel=next, <https://x.test/0>; rel=prev"
+    cookies = [(k.lower(), v) for k, v in headers.multi_items() if k.lower() == "set-cookie"]
+    assert cookies == [("set-cookie", "a=1; Path=/"), ("set-cookie", "b=2, with comma")]
+    assert headers.get_list("x-missing") == []
+
+
 def test_get_sends_only_the_request_headers(transport: Transport, server: Any) -> None:
     request = get(server, "/echo?x=1&y=two", headers={"X-Test": "a", "User-Agent": "llmplug-test/1"})
     response = transport.send(request)
