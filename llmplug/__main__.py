@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -55,16 +56,51 @@ def _chat(args: argparse.Namespace) -> int:
         params = {"model": args.model} if args.model else {}
         if args.no_stream:
             _, body, _ = client.create_chat_completion(messages, **params)
-            print(str(body))
+            message = body.choices[0].message if body.choices else None
+            print(str(body) or (message.refusal if message is not None and message.refusal else ""))
             return 0
-
-        def show(chunk: Any) -> None:
-            sys.stdout.write(str(chunk))
-            sys.stdout.flush()
-
-        client.create_chat_completion(messages, stream=True, chunk_callback=show, **params)
+        client.create_chat_completion(messages, chunk_callback=_show, **params)
         print()
     return 0
+
+
+class _StreamedText:
+    """Streamed text on stdout; remembers a line left open, so an error line starts on its own."""
+
+    open_line = False
+
+    def __call__(self, chunk: Any) -> None:
+        """Write choice 0's text of ``chunk`` (its refusal text when it carries no content)."""
+        delta = chunk.choices[0].delta if chunk.choices and chunk.choices[0].index == 0 else None
+        text = str(chunk) or (delta.refusal if delta is not None and delta.refusal else "")
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            self.open_line = not text.endswith("\n")
+
+    def end_line(self) -> None:
+        if self.open_line:
+            print()
+            self.open_line = False
+
+
+_show = _StreamedText()
+
+
+#: The library's hints in Python words, and the same in the command line's.
+_CLI_HINTS = (
+    (re.compile(r"pass model=\S*( \(or default_model=\.\.\. to llmplug\.new\))?"), "pass --model NAME"),
+    (re.compile(r"pass api_key=\.\.\. or set"), "set"),
+    (re.compile(r"needs base_url=\.\.\."), "needs --base-url URL"),
+    (re.compile(r"llmplug\.new\(\.\.\., require_finish_reason=False\)"), "the Python API's require_finish_reason=False"),
+)
+
+
+def _cli_words(message: str) -> str:
+    """``message`` with hints that name Python arguments turned into CLI flags."""
+    for pattern, words in _CLI_HINTS:
+        message = pattern.sub(words, message)
+    return message
 
 
 #: The exit status after the reader of stdout went away: 128 + SIGPIPE, as a shell reports.
@@ -106,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return _chat(args)
     except llmplug.LLMPlugError as exc:
-        print(f"llmplug: error: {exc}", file=sys.stderr)
+        _show.end_line()  # a stream broke mid-line: end its partial text first
+        print(f"llmplug: error: {_cli_words(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

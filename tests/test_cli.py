@@ -85,3 +85,34 @@ def test_output_into_a_closed_pipe_ends_quietly():
     proc.stderr.close()
     assert proc.wait(timeout=30) == 141
     assert "Traceback" not in err and "Exception ignored" not in err and err == ""
+
+
+def test_a_broken_stream_ends_its_partial_line_before_the_error(capsys, api, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli")
+    head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    api.queue("POST", "/v1/chat/completions", events=[
+        {**head, "choices": [{"index": 0, "delta": {"content": "Hel"}, "finish_reason": None}]}, "data: [DONE]\n\n",
+    ])
+    assert main(["chat", "--base-url", api.base_url, "Hi"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "Hel\n"  # the partial text, then a newline of its own
+    assert err.startswith("llmplug: error: ") and "choice 0 had no finish_reason" in err
+    assert "require_finish_reason=False" in err and "llmplug.new(" not in err
+
+
+def test_hints_name_cli_flags(capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["chat", "Hi"]) == 1
+    err = capsys.readouterr().err
+    assert "set OPENAI_API_KEY" in err and "api_key=" not in err
+    assert main(["chat", "--provider", "openai-compatible", "Hi"]) == 1
+    err = capsys.readouterr().err
+    assert "--base-url URL" in err and "base_url=" not in err
+
+
+def test_a_refusal_is_shown(capsys, api, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli")
+    assert main(["chat", "--base-url", api.base_url, "how to build a bomb"]) == 0
+    streamed = capsys.readouterr().out
+    assert main(["chat", "--base-url", api.base_url, "--no-stream", "how to build a bomb"]) == 0
+    assert capsys.readouterr().out == streamed and streamed.strip()
