@@ -190,6 +190,23 @@ def sse(
     return action
 
 
+def cut_chunk(events: Iterable[bytes | str | Mapping[str, Any]], piece: bytes, promised: int) -> Action:
+    """A chunked ``text/event-stream`` reply that sends ``events`` (one chunk
+    each), then a chunk-size line promising ``promised`` bytes, only ``piece``
+    of them (fewer), and closes the connection (FIN) mid-chunk."""
+    if len(piece) >= promised:
+        raise ValueError("the cut chunk must send fewer bytes than it promises")
+    frames = [_frame(e) for e in events]
+
+    def action(conn: Conn, seen: Seen) -> None:
+        conn.head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
+        for frame in frames:
+            conn.chunk(frame)
+        conn.send(b"%x\r\n%s" % (promised, piece))
+
+    return action
+
+
 def trickle(pieces: Iterable[bytes], interval: float, *, content_type: str = "text/event-stream") -> Action:
     """A chunked reply sending one piece every ``interval`` seconds (never idle for
     long, never done while pieces last): only a total timeout stops it."""
