@@ -9,8 +9,12 @@ another provider (Gemini's native API under ``/v1beta``), add its cases to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from llmplug.testing.gemini_api import gemini_service
+from tests.providers.gemini_replies import CODE_REPLY, SERVER_TOOL_REPLY, THINKING_REPLY
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
@@ -28,6 +32,10 @@ class StreamCase:
     params: dict[str, Any] = field(default_factory=dict)
     #: Sent only when streaming (``stream_options``: the API refuses it otherwise).
     stream_params: dict[str, Any] = field(default_factory=dict)
+    #: Called with the FakeAPI before each request (to script the reply).
+    script: Callable[[Any], None] | None = None
+    #: Whether usage is part of the reply both ways (Gemini always sends it).
+    usage: bool = False
 
     @property
     def id(self) -> str:
@@ -72,5 +80,38 @@ OPENAI_RESPONSES = [
     _responses("responses-refusal", "How do I build a bomb?"),
 ]
 
-#: Every case; another provider's cases go here too.
-CASES: list[StreamCase] = [*OPENAI_CHAT, *OPENAI_RESPONSES]
+def _gemini(name: str, messages: list[dict[str, Any]], script: list[dict[str, Any]] | None = None,
+            finish: str = "STOP", message: str | None = None, **params: Any) -> StreamCase:
+    def play(api: Any) -> None:
+        gemini_service(api).script_reply(script or [], finish_reason=finish, finish_message=message)
+
+    return StreamCase(name, "gemini", "/v1beta", "create_chat_completion", messages, params,
+                      script=play if script is not None else None, usage=True)
+
+
+GEMINI_NATIVE = [
+    _gemini("text", _user("Tell me a story")),
+    _gemini("n2", _user("x y"), n=2),
+    _gemini("length", _user("a b c d e"), max_tokens=3),
+    _gemini("tool-calls", _user('get_weather and get_time {"city": "Paris"}'), tools=[WEATHER, TIME]),
+    _gemini("thinking-signed-text", _user("Hi"), THINKING_REPLY, model="gemini-3-pro-preview"),
+    _gemini("code-execution", _user("Hi"), CODE_REPLY),
+    _gemini("server-tool", _user("Hi"), SERVER_TOOL_REPLY),
+    _gemini("blocked-candidate", _user("Hi"), [], finish="MODEL_ARMOR", message="The response violated the settings."),
+    _gemini("recitation-after-text", _user("Hi"), [{"text": "Once upon"}], finish="RECITATION"),
+]
+
+
+def _compat(name: str, messages: list[dict[str, Any]], **params: Any) -> StreamCase:
+    return StreamCase(name, "gemini-openai", "/v1beta/openai", "create_chat_completion", messages, params)
+
+
+GEMINI_OPENAI = [
+    _compat("text", _user("Tell me a story")),
+    _compat("length", _user("a b c d e"), max_tokens=3),
+    _compat("tool-calls", _user('get_weather and get_time {"city": "Paris"}'), tools=[WEATHER, TIME]),
+    _compat("thinking", _user("Hi"), reasoning_effort="low"),
+]
+
+#: Every case: OpenAI chat and Responses, Gemini native, Gemini's OpenAI-compatible endpoint.
+CASES: list[StreamCase] = [*OPENAI_CHAT, *OPENAI_RESPONSES, *GEMINI_NATIVE, *GEMINI_OPENAI]

@@ -15,11 +15,11 @@ from tests.parity.cases import CASES, StreamCase
 
 
 @pytest.fixture
-def case_client(request: pytest.FixtureRequest, api: Any, transport: str) -> Iterator[tuple[StreamCase, llmplug.Client]]:
+def case_client(request: pytest.FixtureRequest, api: Any, transport: str) -> Iterator[tuple[StreamCase, llmplug.Client, Any]]:
     case: StreamCase = request.param
     base_url = api.url + case.base_path
     with llmplug.new(case.provider, api_key=TEST_KEY, base_url=base_url, transport=transport, max_retries=0) as client:
-        yield case, client
+        yield case, client, api
 
 
 def chat_reply(completion: ChatCompletion, usage: bool) -> dict[str, Any]:
@@ -27,7 +27,11 @@ def chat_reply(completion: ChatCompletion, usage: bool) -> dict[str, Any]:
     choices = []
     for choice in completion.choices:
         message = choice.message
+        extras = choice.raw if isinstance(choice.raw, dict) else {}
         choices.append({
+            "native_finish_reason": extras.get("native_finish_reason"),
+            "finish_message": extras.get("finish_message"),
+            "extra_content": message.raw.get("extra_content") if isinstance(message.raw, dict) else None,
             "index": choice.index,
             "finish_reason": choice.finish_reason,
             "logprobs": choice.logprobs,
@@ -74,22 +78,27 @@ def _assert_relayed(chunks: list[TextChunk], completion: ChatCompletion) -> None
 
 @pytest.mark.parametrize("case_client", CASES, ids=[case.id for case in CASES], indirect=True)
 def test_streamed_reply_is_the_non_streamed_reply(case_client):
-    case, client = case_client
+    case, client, api = case_client
     method = getattr(client, case.method)
     params, stream_params = case.params, {**case.params, **case.stream_params}
+    script = case.script or (lambda api: None)
+    script(api)
     plain = method(case.input, **params).body
     events: list[Any] = []
+    script(api)
     by_callback = method(case.input, None, events.append, **stream_params).body
+    script(api)
     with method(case.input, stream=True, **stream_params) as stream:
         iterated = list(stream)
     by_iterator = stream.final
     assert [type(e) for e in events] == [type(e) for e in iterated] and events
     if isinstance(plain, ChatCompletion):
-        usage = "stream_options" in stream_params
+        usage = case.usage or "stream_options" in stream_params
         expected = chat_reply(plain, usage)
         assert chat_reply(by_callback, usage) == expected
         assert chat_reply(by_iterator, usage) == expected
         chunks: list[TextChunk] = []
+        script(api)
         by_chat = client.chat(case.input, {"stream": True, **stream_params}, lambda chunk, raw: chunks.append(chunk)).body
         assert chat_reply(by_chat, usage) == expected
         _assert_relayed(chunks, plain)
