@@ -30,6 +30,7 @@ from .http import (
     check_headers,
     redact_url,
 )
+from .deadline import Deadline, DeadlineStream
 from .logs import logger
 from .operations import get_operation
 from .plugins import PluginManager
@@ -37,6 +38,7 @@ from .redirects import MAX_REDIRECTS, redirect_request
 from .retry import RetryPolicy
 from .specs import ProviderSpec
 from .streaming import Stream, accumulator_for, iter_events
+from .transport_support import WAITING
 
 USER_AGENT = "llmplug/0.1"
 #: Shorter keys are placeholders, not secrets: they are not scrubbed from messages.
@@ -109,7 +111,25 @@ class Dispatcher:
         stream = bool(params.get("stream"))
         limits = self.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
         retries = self.retry.max_retries if max_retries is None else max_retries
-        deadline = None if limits.total is None else time.monotonic() + limits.total
+        deadline = None if limits.total is None else Deadline(time.monotonic() + limits.total, limits.total)
+        try:
+            return self._call(operation, params, stream, callback, limits, retries, deadline, headers)
+        finally:
+            if deadline is not None:
+                deadline.stop()  # its helper thread ends; a returned Stream's next read starts another
+
+    def _call(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        stream: bool,
+        callback: Callable[[Any], None] | None,
+        limits: Timeout,
+        retries: int,
+        deadline: Deadline | None,
+        headers: Mapping[str, str] | None,
+    ) -> ApiResult | Stream[Any]:
+        """The attempts of :meth:`call`."""
         attempt = 0
         while True:
             attempt += 1
@@ -133,11 +153,11 @@ class Dispatcher:
             return self._deliver(events, first, callback)
 
     def _retry_delay(
-        self, operation: str, exc: APIError, attempt: int, retries: int, limits: Timeout, deadline: float | None
+        self, operation: str, exc: APIError, attempt: int, retries: int, limits: Timeout, deadline: Deadline | None
     ) -> float | None:
         """Seconds to wait before the next attempt, ``None`` to give up with ``exc``;
         raises APITimeoutError when the wait would cross the total deadline."""
-        if attempt > retries or not self.retry.should_retry(exc):
+        if attempt > retries or not self.retry.should_retry(exc) or getattr(exc, "deadline_passed", False):
             logger.debug("giving up on %s after %d attempt(s): %s: %s", operation, attempt, type(exc).__name__, exc)
             return None
         delay = self.retry.wait(attempt, exc)
@@ -146,7 +166,7 @@ class Dispatcher:
             exc.args = (exc.message,)
             logger.debug("not retrying %s: the server asked for %.1fs, more than max_wait", operation, delay)
             return None
-        if deadline is not None and time.monotonic() + delay >= deadline:
+        if deadline is not None and time.monotonic() + delay >= deadline.at:
             error = APITimeoutError(
                 f"total timeout of {limits.total}s reached after {attempt} attempt(s); last error: "
                 f"{type(exc).__name__}: {exc}",
@@ -182,7 +202,7 @@ class Dispatcher:
         operation: str,
         params: dict[str, Any],
         limits: Timeout,
-        deadline: float | None,
+        deadline: Deadline | None,
         extra_headers: Mapping[str, str] | None,
     ) -> Response:
         request = self.plugins.build_request(self.provider, operation, params)
@@ -192,7 +212,7 @@ class Dispatcher:
         if extra_headers:
             request.headers.update(extra_headers)
         if deadline is not None:
-            left = deadline - time.monotonic()
+            left = deadline.left()
             if left <= 0:
                 raise APITimeoutError(f"total timeout of {limits.total}s reached", request=request)
             limits = attrs.evolve(limits, connect=_min(limits.connect, left), read=_min(limits.read, left))
@@ -215,16 +235,19 @@ class Dispatcher:
             raise self._status_error(operation, response)
         return response
 
-    def _send(self, request: Request, deadline: float | None, limits: Timeout) -> Response:
+    def _send(self, request: Request, deadline: Deadline | None, limits: Timeout) -> Response:
         try:
-            response = self.transport.send(request)
+            if deadline is None:
+                response = self.transport.send(request)
+            else:  # waits at most until the deadline, even while a server trickles the head
+                response = deadline.run(lambda: self.transport.send(request), request, WAITING, Response.close)
         except APIError as exc:
             exc.provider = exc.provider or self.provider.name
             raise
         if logger.isEnabledFor(logging.INFO):
             logger.info("%s %s -> %d", request.method, redact_url(request.url), response.status_code)
         if deadline is not None:
-            response.stream = DeadlineStream(response.stream, deadline, limits.total or 0.0, request)
+            response.stream = DeadlineStream(response.stream, deadline, request)
         return response
 
     def _status_error(self, operation: str, response: Response) -> APIStatusError:
@@ -298,35 +321,6 @@ class Dispatcher:
 
     def __repr__(self) -> str:
         return f"<Dispatcher provider={self.provider.name!r} transport={self.transport.name!r}>"
-
-
-class DeadlineStream:
-    """A body stream that fails with APITimeoutError once the call's total deadline
-    has passed: ``total`` bounds the body and the stream too, not only the wait
-    for the headers. (Each single read is already bounded by the read timeout,
-    which dispatch caps at the time left when the attempt started.)"""
-
-    def __init__(self, stream: ByteStream, deadline: float, total: float, request: Request) -> None:
-        self._stream = stream
-        self._deadline = deadline
-        self._total = total
-        self._request = request
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._stream:
-            if time.monotonic() > self._deadline:
-                self._stream.close()
-                error = APITimeoutError(
-                    f"total timeout of {self._total}s reached while reading the response body of "
-                    f"{self._request.method} {redact_url(self._request.url)}",
-                    request=self._request,
-                )
-                error.deadline_passed = True  # type: ignore[attr-defined]  # no time left for a retry
-                raise error
-            yield chunk
-
-    def close(self) -> None:
-        self._stream.close()
 
 
 #: ``next()``'s default when a stream has no event at all.

@@ -4,6 +4,7 @@ error, how many attempts were made and which waits were asked for."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 import pytest
@@ -195,6 +196,40 @@ def test_total_deadline_ends_a_body_that_drips_one_byte_every_200ms(make_client,
     assert 0.9 < time.monotonic() - started < 1.6
     assert "total timeout of 1.0s reached while reading the response body" in str(error)
     assert len(fault.requests) == 1 and sleeps == []
+
+
+def test_total_deadline_ends_a_head_that_drips_one_byte_every_200ms(make_client, fault, sleeps):
+    """Even the status line and headers trickling in cannot hold the call past ``total``."""
+    client = make_client(fault.base_url, timeout=llmplug.Timeout(connect=1, read=5, total=1.0))
+    head = {"Content-Type": "application/json", "Content-Length": str(len(CHAT_BYTES))}
+    fault.queue(drip(head, CHAT_BYTES, 0.2, from_head=True))
+    started = time.monotonic()
+    error = fails(llmplug.APITimeoutError, chat, client)
+    assert 0.9 < time.monotonic() - started < 1.6
+    assert "total timeout of 1.0s reached while waiting for the response to POST" in str(error)
+    assert error.attempts == 1 and len(fault.requests) == 1 and sleeps == []
+
+
+def test_total_deadline_is_kept_within_one_read(make_client, fault, sleeps):
+    """A body that goes silent just before the deadline ends at the deadline, not
+    after a whole read timeout (read=5)."""
+    client = make_client(fault.base_url, timeout=llmplug.Timeout(connect=1, read=5, total=0.6))
+    fault.queue(partial_body(CHAT_BYTES, 10, then="stall"))
+    started = time.monotonic()
+    error = fails(llmplug.APITimeoutError, chat, client)
+    assert time.monotonic() - started < 1.2
+    assert "total timeout of 0.6s reached while reading the response body" in str(error)
+
+
+def test_a_call_with_a_deadline_leaves_no_thread_behind(make_client, fault):
+    client = make_client(fault.base_url, timeout=llmplug.Timeout(total=5))
+    fault.queue(respond(200, CHAT_BYTES), times=3)
+    for _ in range(3):
+        assert chat(client).body.choices[0].message.content == "Hello"
+    deadline = time.monotonic() + 2
+    while any(t.name == "llmplug-deadline" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not [t for t in threading.enumerate() if t.name == "llmplug-deadline"]
 
 
 def test_total_timeout_ends_retries(make_client, fault, sleeps):
