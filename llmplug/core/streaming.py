@@ -1,434 +1,46 @@
-"""Streams: events decoded from SSE, the :class:`Stream` iterator, and the
-accumulators that assemble a stream's events into the non-streamed result."""
+"""Streams, the sync side: :func:`iter_events` reads a response body into a
+:class:`~llmplug.core.stream_state.StreamState` and yields its events;
+:class:`Stream` is the iterator a caller holds. The decisions (decoding,
+parsing, assembling, how a stream ends) live in ``stream_state`` and
+``accumulators``, shared with any other driver; their names are re-exported
+here for plugins written against this module.
+"""
 
 from __future__ import annotations
 
-import copy
-import itertools
-import json
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from .convert import structure
-from .errors import APIConnectionError, APIError, APITimeoutError, StreamError, StreamTimeoutError
-from .http import Response, redact_url
-from .models import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    Completion,
-    Response as ApiResponse,
-    ResponseStreamEvent,
-    TextChunk,
+from .accumulators import (
+    Accumulator,
+    ChatAccumulator,
+    CompletionAccumulator,
+    ResponseAccumulator,
+    accumulator_for,
+    text_chunk_relay,
 )
-from .sse import SSEDecoder, SSEEvent
+from .errors import APIConnectionError, APIError, StreamError
+from .http import Response, redact_url
+from .sse import SSEEvent
+from .stream_state import DONE, SKIP, StreamState, Terminated, parse_json_event
+
+__all__ = [
+    "DONE",
+    "SKIP",
+    "Accumulator",
+    "ChatAccumulator",
+    "CompletionAccumulator",
+    "ResponseAccumulator",
+    "Stream",
+    "StreamState",
+    "Terminated",
+    "accumulator_for",
+    "iter_events",
+    "parse_json_event",
+    "text_chunk_relay",
+]
 
 T = TypeVar("T")
-
-
-class _Marker:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"llmplug.core.streaming.{self.name}"
-
-
-#: Returned by a ``llmplug_stream_parser`` parser for an event that ends the stream.
-DONE: Any = _Marker("DONE")
-#: Returned by a ``llmplug_stream_parser`` parser for an event that carries nothing.
-SKIP: Any = _Marker("SKIP")
-
-
-class Accumulator:
-    """Collects a stream's events; ``result()`` is what the non-streamed call returns."""
-
-    #: The event type it assembles; events of another type (a plugin's) pass by.
-    event_type: type | None = None
-    #: Set by :func:`iter_events` once the stream ended complete: ``result()`` is whole.
-    finished: bool = False
-    #: Whether a whole answer needs its finish reason (the client's ``require_finish_reason``).
-    require_finish: bool = True
-
-    def add(self, event: Any) -> None:
-        self.last = event
-
-    def complete(self, saw_done: bool) -> bool:
-        """Whether what arrived is a whole answer when the stream ends (at DONE
-        if ``saw_done``, else at the end of the body)."""
-        return saw_done
-
-    def missing(self) -> str:
-        """What an incomplete stream lacks, for its StreamError."""
-        return "no terminating event"
-
-    def received(self) -> Any:
-        """What was delivered so far, for an error raised mid-stream."""
-        return None
-
-    def result(self) -> Any:
-        return getattr(self, "last", None)
-
-
-class _ChoiceState:
-    __slots__ = (
-        "role", "content", "refusal", "reasoning", "finish_reason", "function_call", "tool_calls", "logprobs", "extra",
-        "extra_content",
-    )
-
-    def __init__(self) -> None:
-        self.role = "assistant"
-        #: The text pieces; ``None`` until a delta carries a ``content`` string
-        #: (a refusal or a tool call streams ``content: null``, and so stays ``None``).
-        self.content: list[str] | None = None
-        #: The refusal pieces; ``None`` until a delta carries a ``refusal`` string.
-        self.refusal: list[str] | None = None
-        self.reasoning: list[str] = []
-        self.finish_reason: str | None = None
-        self.function_call: dict[str, str] | None = None
-        self.tool_calls: list[dict[str, Any]] = []
-        self.logprobs: list[Any] = []
-        #: Choice-level fields a provider adds (Gemini's ``finish_message``...).
-        self.extra: dict[str, Any] = {}
-        #: The deltas' ``extra_content`` (provider extras of the message), merged.
-        self.extra_content: dict[str, Any] = {}
-
-    def merge_tool_call(self, delta: Any) -> None:
-        calls = self.tool_calls
-        if delta.index is not None:
-            while len(calls) <= delta.index:
-                calls.append({"id": None, "type": "function", "function": {"name": None, "arguments": ""}})
-            slot = calls[delta.index]
-        else:  # index-less deltas (Gemini): a new id or a new name starts a call
-            slot = next((c for c in calls if delta.id and c["id"] == delta.id), None)
-            if slot is None:
-                if calls and not delta.id and not (delta.function and delta.function.name):
-                    slot = calls[-1]
-                else:
-                    slot = {"id": None, "type": "function", "function": {"name": None, "arguments": ""}}
-                    calls.append(slot)
-        if delta.id:
-            slot["id"] = delta.id
-        elif slot["id"] is None and delta.id is not None:
-            slot["id"] = delta.id
-        if delta.type:
-            slot["type"] = delta.type
-        extra = {k: v for k, v in delta.raw.items() if k not in ("index", "id", "type", "function")} if isinstance(delta.raw, dict) else {}
-        slot.update(extra)  # provider extras such as Gemini's thought signatures
-        fn = delta.function
-        if fn is not None:
-            if fn.name:
-                slot["function"]["name"] = fn.name
-            if fn.arguments:
-                slot["function"]["arguments"] += fn.arguments
-
-    def add_text(self, content: Any, refusal: Any) -> None:
-        """Append a delta's ``content`` and ``refusal`` pieces (``""`` counts: it says
-        which one the reply streams; ``null`` or a missing key does not)."""
-        if isinstance(content, str):
-            if self.content is None:
-                self.content = []
-            if content:
-                self.content.append(content)
-        if isinstance(refusal, str):
-            if self.refusal is None:
-                self.refusal = []
-            if refusal:
-                self.refusal.append(refusal)
-
-    def text(self) -> str:
-        """The content so far, or the refusal so far when no content came."""
-        parts = self.content or self.refusal or ()
-        return "".join(parts)
-
-    def message(self) -> dict[str, Any]:
-        """The message as the non-streamed reply has it: ``content`` is ``None`` when
-        no delta carried a content string, ``refusal`` is set when one carried a refusal."""
-        msg: dict[str, Any] = {"role": self.role, "content": None if self.content is None else "".join(self.content)}
-        if self.refusal is not None:
-            msg["refusal"] = "".join(self.refusal)
-        if self.reasoning:
-            msg["reasoning"] = "".join(self.reasoning)
-        if self.function_call is not None:
-            msg["function_call"] = self.function_call
-        if self.tool_calls:
-            msg["tool_calls"] = self.tool_calls
-        if self.extra_content:
-            msg["extra_content"] = self.extra_content
-        return msg
-
-
-def _merge_extra_content(into: dict[str, Any], extra: dict[str, Any]) -> None:
-    """A delta's ``extra_content`` merged into the earlier ones': dicts key by key,
-    lists extended, any other value replaced (copies: the chunks stay as they came)."""
-    for key, value in extra.items():
-        have = into.get(key)
-        if isinstance(have, dict) and isinstance(value, dict):
-            _merge_extra_content(have, value)
-        elif isinstance(have, list) and isinstance(value, list):
-            have.extend(copy.deepcopy(value))
-        else:
-            into[key] = copy.deepcopy(value)
-
-
-_CHUNK_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
-
-
-def _merge_logprobs(parts: list[Any]) -> Any:
-    """The logprobs of a streamed choice: each key's lists (``content``, ``refusal``)
-    joined in order, apart from each other; a key no chunk gave a list stays as sent
-    (``null``), so a refusal's logprobs read ``{"content": None, "refusal": [...]}``."""
-    if not parts:
-        return None
-    merged: dict[str, Any] = {}
-    for part in parts:
-        if not isinstance(part, dict):
-            continue
-        for key, value in part.items():
-            if isinstance(value, list):
-                joined = merged.get(key)
-                if isinstance(joined, list):
-                    joined.extend(value)
-                else:
-                    merged[key] = list(value)
-            else:
-                merged.setdefault(key, value)
-    return merged
-
-
-def _unfinished(indices: list[int]) -> str:
-    return (
-        f"choice {', '.join(map(str, indices))} had no finish_reason, so the answer may be cut short "
-        "(for a server that never sends one: llmplug.new(..., require_finish_reason=False))"
-    )
-
-
-class ChatAccumulator(Accumulator):
-    """Assembles chat completion chunks: content, tool calls merged by index,
-    finish reasons, usage and every choice when ``n > 1``."""
-
-    event_type = ChatCompletionChunk
-
-    def __init__(self) -> None:
-        self.head: dict[str, Any] = {}
-        self.choices: dict[int, _ChoiceState] = {}
-        self.usage: Any = None
-
-    def add(self, chunk: ChatCompletionChunk) -> None:
-        if not self.head:
-            self.head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
-        if chunk.system_fingerprint:
-            self.head["system_fingerprint"] = chunk.system_fingerprint
-        if chunk.usage is not None:
-            self.usage = chunk.usage.raw
-        for choice in chunk.choices:
-            state = self.choices.get(choice.index)
-            if state is None:
-                state = self.choices[choice.index] = _ChoiceState()
-            delta = choice.delta
-            if delta.role:
-                state.role = delta.role
-            state.add_text(delta.content, delta.refusal)
-            if delta.reasoning:
-                state.reasoning.append(delta.reasoning)
-            if delta.tool_calls:
-                for call in delta.tool_calls:
-                    state.merge_tool_call(call)
-            extra_content = delta.raw.get("extra_content") if isinstance(delta.raw, dict) else None
-            if isinstance(extra_content, dict):
-                _merge_extra_content(state.extra_content, extra_content)
-            if delta.function_call is not None:
-                fc = state.function_call or {"name": "", "arguments": ""}
-                fc["name"] = delta.function_call.name or fc["name"]
-                fc["arguments"] += delta.function_call.arguments or ""
-                state.function_call = fc
-            if choice.finish_reason:
-                state.finish_reason = choice.finish_reason
-            if choice.logprobs:
-                state.logprobs.append(choice.logprobs)
-            extra = choice.raw.keys() - _CHUNK_CHOICE_KEYS
-            if extra:
-                state.extra.update((key, choice.raw[key]) for key in extra)
-
-    def complete(self, saw_done: bool) -> bool:
-        if not self.require_finish:
-            return True
-        return bool(self.choices) and all(s.finish_reason for s in self.choices.values())
-
-    def missing(self) -> str:
-        if not self.choices:
-            return "no choice arrived"
-        return _unfinished([i for i, s in sorted(self.choices.items()) if not s.finish_reason])
-
-    def received(self) -> str:
-        """Choice 0's text so far: its content, or its refusal when no content came."""
-        state = self.choices.get(0)
-        return state.text() if state else ""
-
-    def result(self) -> ChatCompletion:
-        data = {
-            "id": self.head.get("id"),
-            "object": "chat.completion",
-            "created": self.head.get("created"),
-            "model": self.head.get("model"),
-            "choices": [
-                {
-                    **state.extra,
-                    "index": index,
-                    "message": state.message(),
-                    "finish_reason": state.finish_reason,
-                    "logprobs": _merge_logprobs(state.logprobs),
-                }
-                for index, state in sorted(self.choices.items())
-            ],
-            "usage": self.usage,
-        }
-        if "system_fingerprint" in self.head:
-            data["system_fingerprint"] = self.head["system_fingerprint"]
-        return structure(data, ChatCompletion)
-
-
-class CompletionAccumulator(Accumulator):
-    """Assembles legacy text-completion chunks."""
-
-    event_type = Completion
-
-    def __init__(self) -> None:
-        self.head: dict[str, Any] = {}
-        self.texts: dict[int, list[str]] = {}
-        self.finish: dict[int, str | None] = {}
-        self.usage: Any = None
-
-    def add(self, chunk: Completion) -> None:
-        if not self.head:
-            self.head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
-        if chunk.usage is not None:
-            self.usage = chunk.usage.raw
-        for choice in chunk.choices:
-            self.texts.setdefault(choice.index, []).append(choice.text or "")
-            if choice.finish_reason:
-                self.finish[choice.index] = choice.finish_reason
-            else:
-                self.finish.setdefault(choice.index, None)
-
-    def complete(self, saw_done: bool) -> bool:
-        if not self.require_finish:
-            return True
-        return bool(self.finish) and all(self.finish.values())
-
-    def missing(self) -> str:
-        if not self.finish:
-            return "no choice arrived"
-        return _unfinished([i for i, f in sorted(self.finish.items()) if not f])
-
-    def received(self) -> str:
-        return "".join(self.texts.get(0, []))
-
-    def result(self) -> Completion:
-        choices = [
-            {"index": i, "text": "".join(parts), "finish_reason": self.finish.get(i), "logprobs": None}
-            for i, parts in sorted(self.texts.items())
-        ]
-        return structure({**self.head, "object": "text_completion", "choices": choices, "usage": self.usage}, Completion)
-
-
-class ResponseAccumulator(Accumulator):
-    """Follows a Responses API stream; the result is the response of ``response.completed``."""
-
-    FINAL = ("response.completed", "response.incomplete")
-    event_type = ResponseStreamEvent
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        #: The ``response.refusal.delta`` pieces, apart from the text.
-        self.refusal: list[str] = []
-        self.final: ApiResponse | None = None
-
-    def add(self, event: ResponseStreamEvent) -> None:
-        kind = event.type
-        if kind == "response.output_text.delta" and isinstance(event.delta, str):
-            self.text.append(event.delta)
-        elif kind == "response.refusal.delta" and isinstance(event.delta, str):
-            self.refusal.append(event.delta)
-        elif kind in self.FINAL and event.response is not None:
-            self.final = event.response
-
-    def complete(self, saw_done: bool) -> bool:
-        return self.final is not None
-
-    def missing(self) -> str:
-        return "no response.completed or response.incomplete event"
-
-    def received(self) -> str:
-        """The output text so far, or the refusal text so far when no text came."""
-        return "".join(self.text or self.refusal)
-
-    def result(self) -> ApiResponse | None:
-        return self.final
-
-
-_ACCUMULATORS: dict[type, Callable[[], Accumulator]] = {
-    ChatCompletionChunk: ChatAccumulator,
-    Completion: CompletionAccumulator,
-    ResponseStreamEvent: ResponseAccumulator,
-}
-
-
-def accumulator_for(event_type: type | None, *, require_finish: bool = True) -> Accumulator:
-    """A fresh accumulator for a stream of ``event_type`` events; with
-    ``require_finish=False`` a chat or text-completion stream whose choices got
-    no finish reason still counts as whole when it ends properly."""
-    factory = _ACCUMULATORS.get(event_type) if event_type is not None else None
-    accumulator = factory() if factory is not None else Accumulator()
-    accumulator.require_finish = require_finish
-    return accumulator
-
-
-class Terminated:
-    """A stream parser that says how its stream ends, for :func:`iter_events`:
-
-    - ``by="done"``: it needs a DONE event (OpenAI's ``[DONE]``); a body that
-      ends first is a StreamError even if every choice had finished;
-    - ``by="eof"``: a clean end of the body completes it, whatever arrived
-      (generic streams with no terminating event).
-
-    In every case but ``"eof"`` the answer must be whole too, as the
-    accumulator judges it: every choice has a finish reason (chat, text
-    completions, Gemini), or ``response.completed`` / ``.incomplete`` came
-    (Responses). A bare parser ends at DONE or at the end of the body.
-    """
-
-    def __init__(self, parse: Callable[[SSEEvent], Any], by: str) -> None:
-        if by not in ("done", "eof"):
-            raise ValueError(f"a stream ends by 'done' or 'eof', not {by!r}")
-        self._parse = parse
-        self.by = by
-
-    def __call__(self, event: SSEEvent) -> Any:
-        return self._parse(event)
-
-
-def text_chunk_relay(callback: Callable[[TextChunk, Any], Any]) -> Callable[[Any], None]:
-    """A chat chunk callback that calls ``callback(TextChunk, raw_event)`` for each
-    choice delta carrying text, refusal text or tool calls (Lua's ``chat`` and
-    session callbacks); refusal text comes in ``TextChunk.refusal``."""
-
-    def relay(event: Any) -> None:
-        if not isinstance(event, ChatCompletionChunk):
-            return
-        for choice in event.choices:
-            delta = choice.delta
-            if delta.content or delta.tool_calls or delta.refusal:
-                callback(TextChunk(delta.content or "", choice.index, delta.tool_calls, delta.refusal or None), event.raw)
-
-    return relay
-
-
-def parse_json_event(event: SSEEvent) -> Any:
-    """Decode an SSE payload as JSON or raise a StreamError that carries it."""
-    try:
-        return json.loads(event.data)
-    except ValueError:
-        raise StreamError(f"stream event is not valid JSON: {event.data[:200]!r}", payload=event.data) from None
 
 
 def iter_events(
@@ -439,84 +51,33 @@ def iter_events(
     provider: str | None = None,
     on_error: Callable[[APIError], Any] | None = None,
 ) -> Iterator[Any]:
-    """Decode ``response``'s SSE body into models, feeding ``accumulator``.
+    """Read ``response``'s SSE body and yield its events, as ``parse`` makes them
+    and ``accumulator`` assembles them (see :class:`StreamState`).
 
-    Stops at DONE without reading further; raises StreamError if the body ends
-    before the stream is complete. Sets ``accumulator.finished`` when it ended
-    complete. Any failure while reading the body (the transport's
-    APIConnectionError family) becomes a StreamError here, the one place that
-    maps it, so every transport gets the same. An error gets ``.received`` (the
-    text so far) and ``.events`` (what was delivered) and goes through
-    ``on_error`` before it is raised. Always closes the response.
+    Stops reading at DONE. A transport failure while the body is read becomes
+    the state's StreamError here, the one place that maps it, for every
+    transport. Every error gets what arrived (``.received``, ``.events``) and
+    goes through ``on_error`` before it is raised. Always closes the response.
     """
-    decoder = SSEDecoder()
-    saw_done = False
-    assembled = False  # whether an event of the accumulator's type came (a plugin's parser may yield others)
-    kind = accumulator.event_type
-    add = accumulator.add
-    delivered: list[Any] = []
-    keep = delivered.append
-    # map() feeds each body chunk to the decoder without a Python frame per chunk;
-    # the decoder's flush comes last, once the body has ended.
-    batches = itertools.chain(map(decoder.feed, response.stream), _call_once(decoder.flush))
+    state = StreamState(parse, accumulator, provider=provider)
     try:
         try:
-            for events in batches:
-                for event in events:
-                    item = parse(event)
-                    if item is SKIP:
-                        continue
-                    if item is DONE:  # nothing after it is read
-                        saw_done = True
-                        break
-                    if kind is None or isinstance(item, kind):
-                        add(item)
-                        assembled = True
-                    keep(item)
-                    yield item
-                if saw_done:
+            for chunk in response.stream:
+                yield from state.feed(chunk)
+                if state.saw_done:
                     break
-        except UnicodeDecodeError as exc:
-            raise StreamError(f"stream is not valid UTF-8: {exc}", provider=provider) from None
+            else:
+                yield from state.flush()
+            state.finish()
         except APIConnectionError as exc:
-            raise _broken(exc, delivered, accumulator.received()) from exc
-        by = getattr(parse, "by", None)
-        if by != "eof":
-            if by == "done" and not saw_done:
-                raise StreamError("stream ended before it was complete (no terminating event)", provider=provider)
-            if not (accumulator.complete(saw_done) if assembled or not delivered else saw_done):
-                end = "at [DONE]" if saw_done else "at the end of the body"
-                raise StreamError(f"stream ended before it was complete ({end}: {accumulator.missing()})", provider=provider)
-        accumulator.finished = True
+            raise state.broken(exc) from exc
     except APIError as exc:
-        if isinstance(exc, StreamError):
-            exc.events = delivered
-        exc.received = accumulator.received()
-        if exc.provider is None:
-            exc.provider = provider
+        state.stamp(exc)
         if on_error is not None:
             on_error(exc)
         raise
     finally:
         response.close()
-
-
-def _broken(exc: APIConnectionError, delivered: list[Any], received: Any) -> StreamError:
-    """The StreamError for a body read that failed after the response started:
-    a StreamTimeoutError for a timeout; retryable while no event was delivered."""
-    amount = f"{len(delivered)} event{'s' if len(delivered) != 1 else ''}"
-    if isinstance(received, str):
-        amount += f", {len(received)} character{'s' if len(received) != 1 else ''}"
-    cls = StreamTimeoutError if isinstance(exc, APITimeoutError) else StreamError
-    error = cls(f"stream broke after {amount}: {exc.message}", request=exc.request, provider=exc.provider)
-    error.retryable = not delivered and not getattr(exc, "deadline_passed", False)
-    if getattr(exc, "_llmplug_no_cause", False):  # its backend exception quoted a secret
-        exc.__cause__ = exc.__context__ = None
-    return error
-
-
-def _call_once(fn: Callable[[], T]) -> Iterator[T]:
-    yield fn()
 
 
 class Stream(Generic[T]):

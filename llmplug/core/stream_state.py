@@ -1,0 +1,173 @@
+"""A stream's state, with no I/O: bytes in, events out.
+
+:class:`StreamState` is fed the body's bytes by whichever driver reads the
+socket (the sync :func:`~llmplug.core.streaming.iter_events`, an async twin):
+it decodes SSE, parses each event with the provider's parser, feeds the
+accumulator, and holds the one rule of how a stream ends and what an error
+carries (``.received``, ``.events``). ``DONE``/``SKIP`` and
+:class:`Terminated` are what a provider's stream parser returns and is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .accumulators import Accumulator
+from .errors import APIConnectionError, APIError, APITimeoutError, StreamError, StreamTimeoutError
+from .sse import SSEDecoder, SSEEvent
+
+__all__ = ["DONE", "SKIP", "StreamState", "Terminated", "parse_json_event"]
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"llmplug.core.streaming.{self.name}"
+
+
+#: Returned by a ``llmplug_stream_parser`` parser for an event that ends the stream.
+DONE: Any = _Marker("DONE")
+#: Returned by a ``llmplug_stream_parser`` parser for an event that carries nothing.
+SKIP: Any = _Marker("SKIP")
+
+
+class Terminated:
+    """A stream parser that says how its stream ends, for :func:`iter_events`:
+
+    - ``by="done"``: it needs a DONE event (OpenAI's ``[DONE]``); a body that
+      ends first is a StreamError even if every choice had finished;
+    - ``by="eof"``: a clean end of the body completes it, whatever arrived
+      (generic streams with no terminating event).
+
+    In every case but ``"eof"`` the answer must be whole too, as the
+    accumulator judges it: every choice has a finish reason (chat, text
+    completions, Gemini), or ``response.completed`` / ``.incomplete`` came
+    (Responses). A bare parser ends at DONE or at the end of the body.
+    """
+
+    def __init__(self, parse: Callable[[SSEEvent], Any], by: str) -> None:
+        if by not in ("done", "eof"):
+            raise ValueError(f"a stream ends by 'done' or 'eof', not {by!r}")
+        self._parse = parse
+        self.by = by
+
+    def __call__(self, event: SSEEvent) -> Any:
+        return self._parse(event)
+
+
+def parse_json_event(event: SSEEvent) -> Any:
+    """Decode an SSE payload as JSON or raise a StreamError that carries it."""
+    try:
+        return json.loads(event.data)
+    except ValueError:
+        raise StreamError(f"stream event is not valid JSON: {event.data[:200]!r}", payload=event.data) from None
+
+
+class StreamState:
+    """What one stream has said so far; fed bytes, it hands back the events to deliver.
+
+    ``feed(chunk)`` iterates the parsed events that a chunk completes, adding
+    each to the accumulator as it is handed out (so ``.received`` is what was
+    delivered), and raises StreamError for a payload that cannot be decoded or
+    parsed once the events before it were handed out. ``flush()`` does the same
+    for the end of the body; ``finish()`` then raises if the answer is not
+    whole, or marks the result whole. ``broken(exc)`` is the StreamError for a
+    transport failure while the body was read; ``stamp(exc)`` gives any error
+    what arrived.
+    """
+
+    def __init__(self, parse: Callable[[SSEEvent], Any], accumulator: Accumulator, *, provider: str | None = None) -> None:
+        self._decoder = SSEDecoder()
+        self._parse = parse
+        self.accumulator = accumulator
+        self.provider = provider
+        #: The events handed out so far.
+        self.delivered: list[Any] = []
+        #: DONE came: nothing after it is read.
+        self.saw_done = False
+        self._assembled = False  # whether an event of the accumulator's type came (a plugin's parser may yield others)
+
+    def feed(self, chunk: bytes) -> Iterator[Any]:
+        """The events that ``chunk`` completes."""
+        try:
+            events = self._decoder.feed(chunk)
+        except UnicodeDecodeError as exc:
+            raise StreamError(f"stream is not valid UTF-8: {exc}", provider=self.provider) from None
+        return self._take(events)
+
+    def flush(self) -> Iterator[Any]:
+        """The body ended: the events still pending in the decoder."""
+        try:
+            events = self._decoder.flush()
+        except UnicodeDecodeError as exc:
+            raise StreamError(f"stream is not valid UTF-8: {exc}", provider=self.provider) from None
+        return self._take(events)
+
+    def _take(self, events: list[SSEEvent]) -> Iterator[Any]:
+        parse = self._parse
+        accumulator = self.accumulator
+        kind = accumulator.event_type
+        keep = self.delivered.append
+        for event in events:
+            item = parse(event)
+            if item is SKIP:
+                continue
+            if item is DONE:  # nothing after it is read
+                self.saw_done = True
+                return
+            if kind is None or isinstance(item, kind):
+                accumulator.add(item)
+                self._assembled = True
+            keep(item)
+            yield item
+
+    def finish(self) -> None:
+        """The stream's end (DONE, or the end of the body): StreamError if the
+        answer is not whole; else mark the accumulator's result whole.
+
+        The one rule: a parser ``Terminated(by="eof")`` is whole at a clean
+        end; ``by="done"`` needs DONE; and (but for ``"eof"``) the accumulator
+        must judge the answer whole: every choice has a finish reason, or the
+        Responses API's final event came. A plugin's parser whose events the
+        accumulator does not know is whole at DONE or at the end of the body.
+        """
+        by = getattr(self._parse, "by", None)
+        if by != "eof":
+            if by == "done" and not self.saw_done:
+                raise StreamError("stream ended before it was complete (no terminating event)", provider=self.provider)
+            accumulator = self.accumulator
+            judged = self._assembled or not self.delivered
+            if not (accumulator.complete(self.saw_done) if judged else self.saw_done):
+                end = "at [DONE]" if self.saw_done else "at the end of the body"
+                raise StreamError(
+                    f"stream ended before it was complete ({end}: {accumulator.missing()})", provider=self.provider
+                )
+        self.accumulator.finished = True
+
+    def broken(self, exc: APIConnectionError) -> StreamError:
+        """The StreamError for a body read that failed after the response started:
+        a StreamTimeoutError for a timeout; retryable while no event was delivered."""
+        count = len(self.delivered)
+        amount = f"{count} event{'s' if count != 1 else ''}"
+        received = self.accumulator.received()
+        if isinstance(received, str):
+            amount += f", {len(received)} character{'s' if len(received) != 1 else ''}"
+        cls = StreamTimeoutError if isinstance(exc, APITimeoutError) else StreamError
+        error = cls(f"stream broke after {amount}: {exc.message}", request=exc.request, provider=exc.provider)
+        error.retryable = not self.delivered and not getattr(exc, "deadline_passed", False)
+        if getattr(exc, "_llmplug_no_cause", False):  # its backend exception quoted a secret
+            exc.__cause__ = exc.__context__ = None
+        return error
+
+    def stamp(self, exc: APIError) -> APIError:
+        """Give ``exc`` what arrived before it: ``.received``, and ``.events`` on a StreamError."""
+        if isinstance(exc, StreamError):
+            exc.events = self.delivered
+        exc.received = self.accumulator.received()
+        if exc.provider is None:
+            exc.provider = self.provider
+        return exc
