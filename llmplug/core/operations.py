@@ -11,11 +11,13 @@ from . import models as m
 
 @attrs.frozen
 class Operation:
-    """An API operation: the model of its result and, if it streams, of its events."""
+    """An API operation: the model of its result and, if it streams, of its
+    events; ``raw`` operations return the body's bytes as they are."""
 
     name: str
     result: type[m.Model] | None
     event: type[m.Model] | None = None
+    raw: bool = False
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -31,7 +33,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("files.create", m.FileObject),
         Operation("files.retrieve", m.FileObject),
         Operation("files.delete", m.Deleted),
-        Operation("files.content", None),
+        Operation("files.content", None, raw=True),
         Operation("images.generate", m.ImagesResponse),
         Operation("responses.create", m.Response, m.ResponseStreamEvent),
         Operation("responses.retrieve", m.Response),
