@@ -12,6 +12,7 @@ import llmplug
 from llmplug.core import models as m
 from llmplug.core.http import BytesStream, Headers, Request, Response
 from llmplug.core.sse import SSEEvent
+from llmplug.core.streaming import SKIP
 from llmplug.providers import gemini as g
 from tests.providers.gemini_protos import check_body
 
@@ -214,7 +215,7 @@ def test_chunk_parser_state():
     deltas = second.choices[0].delta.tool_calls
     assert [d.index for d in deltas] == [0, 1] and deltas[0].raw["extra_content"]["google"]["thought_signature"] == "c2ln"
     assert last.choices[0].finish_reason == "tool_calls"
-    assert parse(SSEEvent("  ")) is g.SKIP
+    assert parse(SSEEvent("  ")) is SKIP
     with pytest.raises(llmplug.StreamError, match="not valid JSON"):
         parse(SSEEvent("{oops"))
 
