@@ -236,7 +236,7 @@ def _response(status: int, headers: dict | None = None) -> Response:
 
 @pytest.mark.parametrize(("delay", "seconds"), [("53s", 53.0), ("1.5s", 1.5), ("0s", 0.0), ({"seconds": 2, "nanos": 500000000}, 2.5)])
 def test_retry_delay(delay, seconds):
-    from llmplug.core.retry import retry_info_delay
+    from llmplug.providers.gemini.errors import retry_info_delay
 
     details = [{"@type": "type.googleapis.com/google.rpc.Help"},
                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}]

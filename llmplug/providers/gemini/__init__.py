@@ -5,7 +5,7 @@ is the plugin module; each job has its room: :mod:`.request` and :mod:`.messages
 (OpenAI-style params and messages to ``generateContent`` bodies, Gemini's parts
 and thought signatures replayed), :mod:`.response` (Gemini's JSON to the core
 models, the finish-reason table), :mod:`.stream` (``streamGenerateContent``
-events to chunks), :mod:`.errors` (Google's error shape) and
+events to chunks), :mod:`.errors` (Google's error shape and ``RetryInfo``) and
 :mod:`.plugin` (registration and hooks). The provider does no I/O: ``models()``
 follows ``nextPageToken`` through every page (``llmplug_next_page``). The
 choices made are documented in the README and docs/gemini.md.
@@ -13,7 +13,7 @@ choices made are documented in the README and docs/gemini.md.
 
 from __future__ import annotations
 
-from .errors import parse_gemini_error
+from .errors import parse_gemini_error, retry_info_delay
 from .messages import GENERATED_ID_PREFIX, map_messages
 from .plugin import (
     FAMILY,
@@ -25,6 +25,7 @@ from .plugin import (
     llmplug_parse_response,
     llmplug_register_providers,
     llmplug_stream_parser,
+    retry_info_wrapper,
 )
 from .request import build_gemini_request, chat_body, embedding_body, map_tools, model_resource
 from .response import (
@@ -51,6 +52,7 @@ __all__ = [
     "model_resource",
     "models_from_gemini",
     "parse_gemini_error",
+    "retry_info_delay",
     "llmplug_authenticate",
     "llmplug_build_request",
     "llmplug_next_page",
@@ -58,4 +60,5 @@ __all__ = [
     "llmplug_parse_response",
     "llmplug_register_providers",
     "llmplug_stream_parser",
+    "retry_info_wrapper",
 ]

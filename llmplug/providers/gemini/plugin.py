@@ -1,12 +1,15 @@
 """The ``gemini`` plugin's hooks: it registers the native provider and answers each
 hook for the ``gemini`` family by calling the room that does the job (request
 mapping, authentication with ``x-goog-api-key``, response mapping, stream parsing,
-paging through ``nextPageToken``, errors).
+paging through ``nextPageToken``, errors). One wrapper reaches past the family:
+``llmplug_parse_error`` gives ``retry_after`` from Google's ``RetryInfo`` to the
+errors of any provider whose spec sets the option ``retry_info`` (``gemini-openai``,
+registered by the OpenAI plugin), whoever built the error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import Any, Callable
 
 from llmplug.core.errors import APIStatusError
@@ -15,7 +18,7 @@ from llmplug.core.http import Request, Response
 from llmplug.core.specs import ProviderSpec
 from llmplug.core.sse import SSEEvent
 
-from .errors import parse_gemini_error
+from .errors import add_retry_info, parse_gemini_error
 from .request import build_gemini_request
 from .response import parse_gemini_response
 from .stream import stream_parser
@@ -36,6 +39,9 @@ PROVIDERS = (
         description="Google Gemini's native API (v1beta), normalised to the OpenAI-shaped core models",
     ),
 )
+
+#: The spec option that asks for Google's ``RetryInfo`` to set ``retry_after``.
+RETRY_INFO_OPTION = "retry_info"
 
 
 @hookimpl
@@ -80,3 +86,14 @@ def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, 
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
     return parse_gemini_error(provider, response, body) if provider.family == FAMILY else None
 
+
+@hookimpl(wrapper=True, specname="llmplug_parse_error")
+def retry_info_wrapper(
+    provider: ProviderSpec, operation: str, response: Response, body: Any
+) -> Generator[None, APIStatusError | None, APIStatusError | None]:
+    """For a provider with the ``retry_info`` option: the error the other plugins
+    built (or the default one) with ``retry_after`` from Google's ``RetryInfo``."""
+    error = yield
+    if not provider.options.get(RETRY_INFO_OPTION):
+        return error
+    return add_retry_info(provider, response, body, error)
