@@ -6,7 +6,7 @@ from typing import Any
 
 from .errors import APIStatusError, make_status_error
 from .http import Response
-from .retry import parse_retry_after, retry_info_delay
+from .retry import parse_retry_after
 from .specs import ProviderSpec
 
 _TEXT_LIMIT = 500
@@ -18,7 +18,7 @@ def error_message(body: Any, reason: str = "") -> str:
         err = body.get("error", body)
         if isinstance(err, dict):
             message = err.get("message") or err.get("detail") or ""
-            # A numeric code only repeats the HTTP status (Google's bodies): prefer a name.
+            # A numeric code only repeats the HTTP status: prefer a name.
             code = next((c for c in (err.get("code"), err.get("status"), err.get("type")) if c and not isinstance(c, int)), None)
             if message:
                 return f"{message} ({code})" if code and str(code) not in message else str(message)
@@ -43,9 +43,6 @@ def status_error(provider: ProviderSpec, response: Response, body: Any) -> APISt
         headers=response.headers,
         provider=provider.name,
         request=response.request,
-        retry_after=_first(retry_info_delay(body), parse_retry_after(response.headers)),
+        retry_after=parse_retry_after(response.headers),
     )
 
-
-def _first(*values: float | None) -> float | None:
-    return next((v for v in values if v is not None), None)

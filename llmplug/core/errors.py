@@ -95,8 +95,8 @@ class StreamError(APIError):
     """A stream broke, ended without its terminator, or carried a payload that is not JSON.
 
     ``payload`` is the offending data (if any); ``received`` the text assembled
-    before the failure (choice 0's content, the Responses output text, the
-    Gemini candidate's text); ``events`` the events delivered before it. When
+    before the failure (choice 0's content, the Responses output text);
+    ``events`` the events delivered before it. When
     the connection failed, the transport's error is the ``__cause__``.
     """
 

@@ -142,7 +142,7 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     A stream that ends without DONE is an error unless the operation's events
     show it finished (every choice has a finish reason, ``response.completed``)
     or the parser says otherwise (see ``streaming.Terminated``: OpenAI's
-    chat streams end only at ``[DONE]``, Gemini's at the end of the body).
+    chat streams end only at ``[DONE]``, others may end with the body).
 
     .. versionadded:: 0.1
     """

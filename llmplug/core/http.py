@@ -20,7 +20,7 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "set-cookie"}
 )
 REDACTED = "[REDACTED]"
-#: Query parameters whose values are secrets (Gemini accepts ``?key=``).
+#: Query parameters whose values are secrets (some APIs take the key as ``?key=``).
 SENSITIVE_QUERY_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token"})
 
 

@@ -109,7 +109,7 @@ class ChatMessage(Model):
     tool_calls: list[ToolCall] | None = None
     function_call: FunctionCall | None = None
     refusal: str | None = None
-    #: Reasoning text a provider returned apart from the content (Gemini thoughts...).
+    #: Reasoning text a provider returned apart from the content (thoughts, reasoning summaries...).
     reasoning: str | None = None
 
     def __str__(self) -> str:
@@ -269,7 +269,7 @@ class ModelInfo(Model):
     object: str = "model"
     created: int | None = None
     owned_by: str | None = None
-    #: A human name, where the provider gives one (Gemini's displayName).
+    #: A human name, where the provider gives one (a display name).
     display_name: str | None = None
 
 

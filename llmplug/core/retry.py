@@ -7,7 +7,7 @@ import math
 import random
 import time
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Callable
 
 import attrs
 
@@ -19,8 +19,8 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 @attrs.frozen
 class RetryPolicy:
     """Exponential backoff with jitter; server hints (``retry-after-ms``,
-    ``Retry-After``, Gemini's ``RetryInfo``) win up to ``max_wait``: a longer
-    hint is not slept, the error is raised with the delay in it."""
+    ``Retry-After``, a provider's ``APIStatusError.retry_after``) win up to
+    ``max_wait``: a longer hint is not slept, the error is raised with the delay in it."""
 
     max_retries: int = 2
     initial: float = 0.5
@@ -77,7 +77,7 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return lowered.get(name)
 
 
-def _seconds(value: float) -> float | None:
+def delay_seconds(value: float) -> float | None:
     """A usable delay: ``None`` for NaN or infinity (the hint is ignored), never negative."""
     return max(value, 0.0) if math.isfinite(value) else None
 
@@ -87,14 +87,14 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: Callable[[], float
     value = _header(headers, "retry-after-ms")
     if value is not None:
         try:
-            return _seconds(float(value) / 1000.0)
+            return delay_seconds(float(value) / 1000.0)
         except ValueError:
             pass
     value = _header(headers, "retry-after")
     if value is None:
         return None
     try:
-        return _seconds(float(value))
+        return delay_seconds(float(value))
     except ValueError:
         pass
     try:
@@ -112,26 +112,3 @@ def server_delay(error: APIError) -> float | None:
         return error.retry_after
     return parse_retry_after(error.headers)
 
-
-def retry_info_delay(body: Any) -> float | None:
-    """Seconds from a ``google.rpc.RetryInfo`` detail of a Google error body
-    (``{"error": {"details": [{"@type": ".../google.rpc.RetryInfo", "retryDelay": "53s"}]}}``,
-    or a list of such bodies), if it has one."""
-    holder = body[0] if isinstance(body, list) and body else body
-    error = holder.get("error") if isinstance(holder, Mapping) else None
-    details = error.get("details") if isinstance(error, Mapping) else None
-    for detail in details if isinstance(details, list) else []:
-        if not isinstance(detail, Mapping) or not str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            continue
-        delay = detail.get("retryDelay")
-        if isinstance(delay, Mapping):  # the proto's own JSON shape, seen from some proxies
-            try:
-                return _seconds(float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9)
-            except (TypeError, ValueError):
-                return None
-        if isinstance(delay, str) and delay.endswith("s"):
-            try:
-                return _seconds(float(delay[:-1]))
-            except ValueError:
-                return None
-    return None

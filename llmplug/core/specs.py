@@ -16,7 +16,7 @@ class ProviderSpec:
     """A named provider: where it lives, how it is keyed, which dialect it speaks.
 
     ``family`` selects the plugins that map requests and normalise responses
-    (``"openai"``, ``"gemini"``...): several names can share one family and
+    (``"openai"``, or a plugin's own): several names can share one family and
     differ only in URL, key and defaults. A client holds a copy with
     ``base_url`` resolved; the API key is never stored here.
     """

@@ -12,7 +12,8 @@ no ``index``) a generated id ``call_<hex>``, the same on every chunk of that
 call and in the assembled message, so the next turn's ``tool`` message can
 refer to it. Non-streamed, the id is filled in ``.raw`` too, since a history is
 built from it. ``stream_include_usage`` says the server takes
-``stream_options.include_usage``, which chat sessions ask for when they stream. Extra fields such as thought signatures
+``stream_options.include_usage``, which chat sessions ask for when they stream. ``retry_info`` asks
+the ``gemini`` plugin's ``llmplug_parse_error`` wrapper to set ``retry_after`` from Google's ``RetryInfo``. Extra fields such as thought signatures
 (``extra_content.google.thought_signature``) stay on the tool call, so a
 replayed history sends them back unchanged.
 """
@@ -109,6 +110,7 @@ PROVIDERS = (
             "stop_means_tool_calls": True,
             "fill_tool_call_ids": True,
             "stream_include_usage": True,
+            "retry_info": True,
             "unsupported_operations": {
                 **dict.fromkeys(
                     ("responses.create", "responses.retrieve", "responses.delete", "responses.cancel"),

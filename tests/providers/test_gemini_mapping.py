@@ -12,6 +12,7 @@ import llmplug
 from llmplug.core import models as m
 from llmplug.core.http import BytesStream, Headers, Request, Response
 from llmplug.core.sse import SSEEvent
+from llmplug.core.streaming import SKIP
 from llmplug.providers import gemini as g
 from tests.providers.gemini_protos import check_body
 
@@ -214,7 +215,7 @@ def test_chunk_parser_state():
     deltas = second.choices[0].delta.tool_calls
     assert [d.index for d in deltas] == [0, 1] and deltas[0].raw["extra_content"]["google"]["thought_signature"] == "c2ln"
     assert last.choices[0].finish_reason == "tool_calls"
-    assert parse(SSEEvent("  ")) is g.SKIP
+    assert parse(SSEEvent("  ")) is SKIP
     with pytest.raises(llmplug.StreamError, match="not valid JSON"):
         parse(SSEEvent("{oops"))
 
@@ -235,7 +236,7 @@ def _response(status: int, headers: dict | None = None) -> Response:
 
 @pytest.mark.parametrize(("delay", "seconds"), [("53s", 53.0), ("1.5s", 1.5), ("0s", 0.0), ({"seconds": 2, "nanos": 500000000}, 2.5)])
 def test_retry_delay(delay, seconds):
-    from llmplug.core.retry import retry_info_delay
+    from llmplug.providers.gemini.errors import retry_info_delay
 
     details = [{"@type": "type.googleapis.com/google.rpc.Help"},
                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}]

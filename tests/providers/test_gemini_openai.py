@@ -149,6 +149,31 @@ def test_errors_and_retry_info(compat, api):
     assert info.value.retry_after == 7.0 and str(info.value) == "gemini-openai: 429 Resource exhausted. (RESOURCE_EXHAUSTED)"
 
 
+
+class GatewayErrors:
+    """Another plugin that builds the errors itself: the Gemini plugin's wrapper still adds RetryInfo."""
+
+    @llmplug.hookimpl(tryfirst=True)
+    def llmplug_parse_error(self, provider, operation, response, body):
+        from llmplug.core.errors import make_status_error
+
+        return make_status_error("from the gateway plugin", status_code=response.status_code, body=body,
+                                 headers=response.headers, provider=provider.name)
+
+
+@pytest.mark.parametrize("name", ["gemini-openai", "openai"])
+def test_retry_info_wraps_any_plugins_error(api, name):
+    plugins = llmplug.PluginManager(entry_points=False)
+    plugins.register(GatewayErrors(), name="gateway-errors")
+    details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "3s"}]
+    api.queue("POST", CHAT, status=429, json={"error": {"code": 429, "details": details}}, headers={"retry-after": "9"})
+    with llmplug.new(name, api_key=TEST_KEY, base_url=api.url + "/v1beta/openai", max_retries=0, plugins=plugins) as c:
+        with pytest.raises(llmplug.RateLimitError) as info:
+            c.create_chat_completion(ASK)
+    assert info.value.message == "from the gateway plugin"
+    # only a spec with the ``retry_info`` option gets Google's delay; the others keep their own (none here)
+    assert info.value.retry_after == (3.0 if name == "gemini-openai" else None)
+
 def test_embeddings_and_models(compat, api):
     _, body, _ = compat.embedding(["a", "b"], dimensions=4)
     assert len(body.vectors) == 2 and api.last_request.json["model"] == "gemini-embedding-001"

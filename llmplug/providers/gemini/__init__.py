@@ -1,0 +1,64 @@
+"""The Gemini provider ``gemini``: Gemini's native v1beta REST API, normalised to the
+core models the OpenAI provider returns (``gemini-openai``, Gemini's
+OpenAI-compatible endpoint, is in :mod:`llmplug.providers.openai`). This package
+is the plugin module; each job has its room: :mod:`.request` and :mod:`.messages`
+(OpenAI-style params and messages to ``generateContent`` bodies, Gemini's parts
+and thought signatures replayed), :mod:`.response` (Gemini's JSON to the core
+models, the finish-reason table), :mod:`.stream` (``streamGenerateContent``
+events to chunks), :mod:`.errors` (Google's error shape and ``RetryInfo``) and
+:mod:`.plugin` (registration and hooks). The provider does no I/O: ``models()``
+follows ``nextPageToken`` through every page (``llmplug_next_page``). The
+choices made are documented in the README and docs/gemini.md.
+"""
+
+from __future__ import annotations
+
+from .errors import parse_gemini_error, retry_info_delay
+from .messages import GENERATED_ID_PREFIX, map_messages
+from .plugin import (
+    FAMILY,
+    PROVIDERS,
+    llmplug_authenticate,
+    llmplug_build_request,
+    llmplug_next_page,
+    llmplug_parse_error,
+    llmplug_parse_response,
+    llmplug_register_providers,
+    llmplug_stream_parser,
+    retry_info_wrapper,
+)
+from .request import build_gemini_request, chat_body, embedding_body, map_tools, model_resource
+from .response import (
+    completion_from_gemini,
+    embeddings_from_gemini,
+    finish_reason,
+    models_from_gemini,
+)
+from .stream import ChunkParser
+
+__all__ = [
+    "FAMILY",
+    "GENERATED_ID_PREFIX",
+    "PROVIDERS",
+    "ChunkParser",
+    "build_gemini_request",
+    "chat_body",
+    "completion_from_gemini",
+    "embedding_body",
+    "embeddings_from_gemini",
+    "finish_reason",
+    "map_messages",
+    "map_tools",
+    "model_resource",
+    "models_from_gemini",
+    "parse_gemini_error",
+    "retry_info_delay",
+    "llmplug_authenticate",
+    "llmplug_build_request",
+    "llmplug_next_page",
+    "llmplug_parse_error",
+    "llmplug_parse_response",
+    "llmplug_register_providers",
+    "llmplug_stream_parser",
+    "retry_info_wrapper",
+]

@@ -1,0 +1,99 @@
+"""The ``gemini`` plugin's hooks: it registers the native provider and answers each
+hook for the ``gemini`` family by calling the room that does the job (request
+mapping, authentication with ``x-goog-api-key``, response mapping, stream parsing,
+paging through ``nextPageToken``, errors). One wrapper reaches past the family:
+``llmplug_parse_error`` gives ``retry_after`` from Google's ``RetryInfo`` to the
+errors of any provider whose spec sets the option ``retry_info`` (``gemini-openai``,
+registered by the OpenAI plugin), whoever built the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any, Callable
+
+from llmplug.core.errors import APIStatusError
+from llmplug.core.hookspecs import hookimpl
+from llmplug.core.http import Request, Response
+from llmplug.core.specs import ProviderSpec
+from llmplug.core.sse import SSEEvent
+
+from .errors import add_retry_info, parse_gemini_error
+from .request import build_gemini_request
+from .response import parse_gemini_response
+from .stream import stream_parser
+
+FAMILY = "gemini"
+GEMINI_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+PROVIDERS = (
+    ProviderSpec(
+        name="gemini",
+        family=FAMILY,
+        base_url="https://generativelanguage.googleapis.com/v1beta",
+        api_key_env=GEMINI_ENV,
+        base_url_env=("GEMINI_BASE_URL",),
+        default_model="gemini-2.5-flash",
+        defaults={"embeddings.create": {"model": "gemini-embedding-001"}},
+        user_options=(),
+        description="Google Gemini's native API (v1beta), normalised to the OpenAI-shaped core models",
+    ),
+)
+
+#: The spec option that asks for Google's ``RetryInfo`` to set ``retry_after``.
+RETRY_INFO_OPTION = "retry_info"
+
+
+@hookimpl
+def llmplug_register_providers(register: Any) -> None:
+    for spec in PROVIDERS:
+        register(spec)
+
+
+@hookimpl(trylast=True)
+def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
+    return build_gemini_request(provider, operation, params) if provider.family == FAMILY else None
+
+
+@hookimpl(trylast=True)
+def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
+    if provider.family != FAMILY:
+        return None
+    if api_key:
+        request.headers["x-goog-api-key"] = api_key
+    return request
+
+
+@hookimpl(trylast=True)
+def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
+    return parse_gemini_response(operation, data, response) if provider.family == FAMILY else None
+
+
+@hookimpl(trylast=True)
+def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
+    return stream_parser(operation) if provider.family == FAMILY else None
+
+
+@hookimpl(trylast=True)
+def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
+    if provider.family != FAMILY or operation != "models.list":
+        return None
+    token = result.raw.get("nextPageToken") if isinstance(getattr(result, "raw", None), Mapping) else None
+    return {**params, "pageToken": token} if token else None
+
+
+@hookimpl(trylast=True)
+def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
+    return parse_gemini_error(provider, response, body) if provider.family == FAMILY else None
+
+
+@hookimpl(wrapper=True, specname="llmplug_parse_error")
+def retry_info_wrapper(
+    provider: ProviderSpec, operation: str, response: Response, body: Any
+) -> Generator[None, APIStatusError | None, APIStatusError | None]:
+    """For a provider with the ``retry_info`` option: the error the other plugins
+    built (or the default one) with ``retry_after`` from Google's ``RetryInfo``."""
+    error = yield
+    if not provider.options.get(RETRY_INFO_OPTION):
+        return error
+    return add_retry_info(provider, response, body, error)
