@@ -63,15 +63,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .openai_api import (
-    _first_json_object,
-    _mentions,
-    _pieces,
-    _words,
-    chat_completions as _openai_chat_completions,
-    embedding_vector,
-    embeddings as _openai_embeddings,
-)
+from .openai_api.chat import chat_completions as _openai_chat_completions
+from .openai_api.common import _first_json_object, _mentions, _pieces, _words
+from .openai_api.embedding import embedding_vector, embeddings as _openai_embeddings
 from .server import APIError, RecordedRequest, Reply, RouteTable, Service, register_service
 
 __all__ = ["GeminiError", "GeminiService", "MODELS", "ROUTES", "ScriptedCandidate", "fake_thought_signature",
