@@ -1,0 +1,97 @@
+"""``/v1/files``: upload, list, get, delete and download files, kept in memory.
+
+Files live on the :class:`~llmplug.testing.openai_api.OpenAIService` of one
+server (``svc.files`` for metadata, ``svc.file_data`` for the bytes).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..server import RecordedRequest, Reply
+from .common import _rand
+from .validation import _invalid_value, _missing, _not_found
+
+if TYPE_CHECKING:
+    from .service import OpenAIService
+
+
+FILE_PURPOSES = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
+
+
+def upload_file(svc: OpenAIService, req: RecordedRequest) -> Reply:
+    if "file" not in req.files:
+        raise _missing("file")
+    purpose = req.form.get("purpose")
+    if not purpose:
+        raise _missing("purpose")
+    if purpose not in FILE_PURPOSES:
+        raise _invalid_value("purpose", purpose, FILE_PURPOSES)
+    upload = req.files["file"]
+    created = int(time.time())
+    expires_at = None
+    seconds = req.form.get("expires_after[seconds]")
+    if seconds and seconds.isdigit():
+        expires_at = created + int(seconds)
+    file_id = "file-" + _rand(22)
+    meta = {
+        "object": "file",
+        "id": file_id,
+        "purpose": purpose,
+        "filename": upload.filename or "upload",
+        "bytes": len(upload.data),
+        "created_at": created,
+        "expires_at": expires_at,
+        "status": "processed",
+        "status_details": None,
+    }
+    svc.files[file_id] = meta
+    svc.file_data[file_id] = upload.data
+    return Reply(json=dict(meta))
+
+
+def list_files(svc: OpenAIService, req: RecordedRequest) -> Reply:
+    q = {k: v[-1] for k, v in req.query.items()}
+    files = [dict(m) for m in list(svc.files.values())]  # list(): atomic snapshot
+    if q.get("order", "desc") != "asc":
+        files.reverse()
+    if q.get("purpose"):
+        files = [f for f in files if f["purpose"] == q["purpose"]]
+    if q.get("after"):
+        ids = [f["id"] for f in files]
+        files = files[ids.index(q["after"]) + 1 :] if q["after"] in ids else []
+    limit = int(q["limit"]) if q.get("limit", "").isdigit() else 10000
+    page = files[:limit]
+    return Reply(
+        json={
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(files) > len(page),
+        }
+    )
+
+
+def _file(svc: OpenAIService, file_id: str) -> dict[str, Any]:
+    meta = svc.files.get(file_id)
+    if meta is None:
+        raise _not_found(f"No such File object: {file_id}", param="id")
+    return meta
+
+
+def get_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
+    return Reply(json=dict(_file(svc, file_id)))
+
+
+def delete_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
+    _file(svc, file_id)
+    svc.files.pop(file_id, None)
+    svc.file_data.pop(file_id, None)
+    return Reply(json={"object": "file", "deleted": True, "id": file_id})
+
+
+def file_content(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
+    _file(svc, file_id)
+    return Reply(body=svc.file_data[file_id], content_type="application/octet-stream")
