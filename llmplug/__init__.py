@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# The plugin subpackages (docstrings only; nothing in them is imported here)
+# come first, so the functions below own the names ``llmplug.providers`` and
+# ``llmplug.transports``: a plugin module imported later sets an attribute on
+# its own package, never on this one.
+from . import providers as _provider_plugins, transports as _transport_plugins  # noqa: F401
 from .core import logs as _logs
 from .core.client import Client
 from .core.dispatch import ApiResult

@@ -20,7 +20,18 @@ def test_import_loads_no_http_library_and_no_plugin():
     loaded = _modules_after("import llmplug")
     assert "llmplug" in loaded
     assert not {"httpx", "requests", "urllib3", "httpcore"} & loaded
-    assert not {m for m in loaded if m.startswith(("llmplug.providers", "llmplug.transports", "llmplug.testing"))}
+    assert not {m for m in loaded if m.startswith(("llmplug.providers.", "llmplug.transports.", "llmplug.testing"))}
+
+
+def test_providers_and_transports_stay_functions_after_plugin_modules_load():
+    out = subprocess.run(
+        [sys.executable, "-c", "import llmplug, llmplug.providers.openai, llmplug.transports.urllib\n"
+         "from llmplug.providers import gemini\nimport llmplug.providers\n"
+         "print(callable(llmplug.providers), 'openai' in llmplug.providers(), 'urllib' in llmplug.transports(),"
+         " gemini.__name__)"],
+        capture_output=True, text=True, check=True,
+    )
+    assert out.stdout.split() == ["True", "True", "True", "llmplug.providers.gemini"]
 
 
 def test_urllib_client_needs_no_third_party_http_library():

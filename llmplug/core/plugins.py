@@ -21,9 +21,7 @@ import importlib
 import inspect
 import os
 import re
-import sys
 import threading
-import types
 import warnings
 from collections.abc import Collection, Iterable
 from importlib import metadata
@@ -475,20 +473,3 @@ def default_plugin_manager() -> PluginManager:
 def plugins() -> list[PluginInfo]:
     """Every plugin the default manager loaded: name, distribution, hooks, providers, transports."""
     return default_plugin_manager().plugins()
-
-
-class _ListingModule(types.ModuleType):
-    """A package that, called, lists the names registered of its kind."""
-
-    def __call__(self) -> list[str]:
-        manager = default_plugin_manager()
-        kind = self.__dict__["_llmplug_kind"]
-        return sorted(manager.providers() if kind == "providers" else manager.transports())
-
-
-def make_listing_package(module_name: str, kind: str) -> None:
-    """Make the package ``module_name`` callable, so ``llmplug.providers()`` keeps
-    working after ``llmplug.providers`` the subpackage has been imported."""
-    module = sys.modules[module_name]
-    module.__class__ = _ListingModule
-    module.__dict__["_llmplug_kind"] = kind

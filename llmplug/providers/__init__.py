@@ -1,8 +1,5 @@
 """Built-in provider plugins: one module per provider family.
 
-Calling the package lists every provider name: ``llmplug.providers()``.
+``llmplug.providers()`` (a function of the ``llmplug`` package) lists every
+provider name, built-in and installed.
 """
-
-from llmplug.core.plugins import make_listing_package
-
-make_listing_package(__name__, "providers")

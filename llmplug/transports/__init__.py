@@ -1,10 +1,7 @@
 """Built-in HTTP transport plugins, one module per HTTP library.
 
 Each module registers its transport through ``llmplug_register_transports``
-and imports its backend library only when the transport is built. Calling the
-package lists every transport name: ``llmplug.transports()``.
+and imports its backend library only when the transport is built.
+``llmplug.transports()`` (a function of the ``llmplug`` package) lists every
+transport name.
 """
-
-from llmplug.core.plugins import make_listing_package
-
-make_listing_package(__name__, "transports")
