@@ -19,12 +19,15 @@ import attrs
 
 from .dispatch import ApiResult, Dispatcher
 from .errors import ConfigurationError, MissingAPIKeyError
-from .http import NOT_GIVEN, Timeout, Transport, redact_url
+from .http import Timeout, Transport, redact_url
+from .values import NOT_GIVEN
 from .models import ChatCompletionChunk
 from .plugins import PluginManager, default_plugin_manager
 from .retry import RetryPolicy
 from .specs import ProviderSpec
 from .streaming import Stream, text_chunk_relay
+
+__all__ = ["Callback", "Client", "split_call_args"]
 
 _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
 _MAX_PAGES = 100

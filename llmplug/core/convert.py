@@ -15,6 +15,8 @@ from cattrs.gen import make_dict_structure_fn, override
 from .logs import logger
 from .models import Model, Usage
 
+__all__ = ["converter", "structure"]
+
 T = TypeVar("T")
 
 

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 from .errors import APITimeoutError
 from .http import ByteStream, Request, redact_url
 
+__all__ = ["Deadline", "DeadlineStream"]
+
 T = TypeVar("T")
 
 _STOP: Any = object()

@@ -9,6 +9,8 @@ from .http import Response
 from .retry import parse_retry_after
 from .specs import ProviderSpec
 
+__all__ = ["error_message", "status_error"]
+
 _TEXT_LIMIT = 500
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from .deadline import Deadline, DeadlineStream
 from .errors import APIError
 from .exchange import USER_AGENT, ApiResult, Done, Exchange, Fail, OpenStream, ReadBody, Send, Settings, Step
-from .http import NOT_GIVEN, Headers, Request, Response, Secret, Timeout, Transport
+from .http import Headers, Request, Response, Timeout, Transport
+from .values import NOT_GIVEN, Secret
 from .operations import get_operation
 from .plugins import PluginManager
 from .retry import RetryPolicy

@@ -16,6 +16,8 @@ from .errors import ConfigurationError
 from .http import Request
 from .models import Model
 
+__all__ = ["encode_json", "encode_multipart", "generic_request", "path_segment", "query_string"]
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, Model):

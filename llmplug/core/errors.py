@@ -28,6 +28,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "InternalServerError",
+    "LLMPlugError",
+    "make_status_error",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PluginError",
+    "RateLimitError",
+    "REQUEST_ID_HEADERS",
+    "request_id_of",
+    "status_error_class",
+    "StreamError",
+    "StreamTimeoutError",
+    "UnknownNameError",
+    "UnknownProviderError",
+    "UnknownTransportError",
+    "UnprocessableEntityError",
+    "UnsupportedOperationError",
+]
+
 
 class LLMPlugError(Exception):
     """Root of every error llmplug raises."""
@@ -216,6 +246,19 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
     return _BY_STATUS.get(status_code, APIStatusError)
 
 
+#: Where servers put the id of a request, most common first (``request-id``: Anthropic).
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id", "openai-request-id")
+
+
+def request_id_of(headers: Mapping[str, str] | None) -> str | None:
+    """The request id a response's ``headers`` carry (see :data:`REQUEST_ID_HEADERS`), if any."""
+    if headers:
+        for name in REQUEST_ID_HEADERS:
+            if name in headers:
+                return headers[name]
+    return None
+
+
 def make_status_error(
     message: str,
     *,
@@ -225,14 +268,11 @@ def make_status_error(
     provider: str | None = None,
     request: Any = None,
     retry_after: float | None = None,
+    request_id: str | None = None,
 ) -> APIStatusError:
-    """Build the typed error for a non-2xx response; ``request_id`` comes from the headers."""
-    request_id = None
-    if headers is not None:
-        for name in ("x-request-id", "request-id", "x-goog-request-id", "openai-request-id"):
-            if name in headers:
-                request_id = headers[name]
-                break
+    """Build the typed error for a non-2xx response (the subclass of its status);
+    ``request_id`` defaults to the one in ``headers``."""
+    request_id = request_id if request_id is not None else request_id_of(headers)
     cls = status_error_class(status_code)
     return cls(
         message,

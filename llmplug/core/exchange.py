@@ -28,8 +28,9 @@ from typing import Any, Union
 
 import attrs
 
-from .errors import APIError, APIResponseValidationError, APIStatusError, APITimeoutError
-from .http import REDACTED, Headers, Request, Response, Secret, Timeout, check_headers, redact_url
+from .errors import APIError, APIResponseValidationError, APIStatusError, APITimeoutError, request_id_of
+from .http import REDACTED, Headers, Request, Response, Timeout, check_headers, redact_url
+from .values import Secret
 from .logs import logger
 from .operations import get_operation
 from .plugins import PluginManager
@@ -57,7 +58,8 @@ class ApiResult:
 
     @property
     def request_id(self) -> str | None:
-        return self.headers.get("x-request-id")
+        """The id the server gave this request (the headers of :data:`~llmplug.core.errors.REQUEST_ID_HEADERS`)."""
+        return request_id_of(self.headers)
 
     def __repr__(self) -> str:
         return f"ApiResult(status={self.status}, body={type(self.body).__name__})"

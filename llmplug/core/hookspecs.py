@@ -18,6 +18,21 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pluggy
 
+__all__ = [
+    "hookimpl",
+    "hookspec",
+    "llmplug_authenticate",
+    "llmplug_build_request",
+    "llmplug_create_transport",
+    "llmplug_next_page",
+    "llmplug_parse_error",
+    "llmplug_parse_response",
+    "llmplug_register_providers",
+    "llmplug_register_transports",
+    "llmplug_stream_parser",
+    "PROJECT",
+]
+
 if TYPE_CHECKING:
     from .errors import APIStatusError
     from .http import Request, Response, Transport

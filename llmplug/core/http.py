@@ -14,6 +14,22 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 import attrs
 
 from .errors import ConfigurationError
+from .values import NOT_GIVEN, _NotGiven
+
+__all__ = [
+    "BytesStream",
+    "ByteStream",
+    "check_headers",
+    "Headers",
+    "redact_url",
+    "REDACTED",
+    "Request",
+    "Response",
+    "SENSITIVE_HEADERS",
+    "SENSITIVE_QUERY_PARAMS",
+    "Timeout",
+    "Transport",
+]
 
 #: Header names whose values are secrets: never shown in a repr, error or log.
 SENSITIVE_HEADERS = frozenset(
@@ -137,19 +153,6 @@ class Headers(MutableMapping[str, str]):
 def _check_seconds(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
         raise ConfigurationError(f"Timeout.{attribute.name} must be a positive number of seconds or None, not {value!r}")
-
-
-class _NotGiven:
-    """The default of an option whose ``None`` means something (``timeout=None``: no limit)."""
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN: Any = _NotGiven()
 
 
 @attrs.frozen
@@ -301,26 +304,3 @@ class Transport(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} transport {self.name!r}>"
-
-
-class Secret:
-    """A credential that never shows itself in a repr, str or log line."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value
-
-    def reveal(self) -> str | None:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('[REDACTED]')" if self._value else "Secret(None)"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a llmplug Secret cannot be pickled")

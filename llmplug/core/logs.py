@@ -13,6 +13,8 @@ import logging
 import os
 import warnings
 
+__all__ = ["configure_from_env", "logger"]
+
 logger = logging.getLogger("llmplug")
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}

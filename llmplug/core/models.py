@@ -15,6 +15,40 @@ from typing import Any
 
 import attrs
 
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "Choice",
+    "ChunkChoice",
+    "ChunkDelta",
+    "Completion",
+    "CompletionChoice",
+    "Deleted",
+    "Embedding",
+    "EmbeddingList",
+    "FileList",
+    "FileObject",
+    "FunctionCall",
+    "FunctionCallDelta",
+    "Image",
+    "ImagesResponse",
+    "Model",
+    "ModelInfo",
+    "ModelList",
+    "Moderation",
+    "ModerationResult",
+    "OutputContent",
+    "OutputItem",
+    "Response",
+    "ResponseStreamEvent",
+    "ResponseUsage",
+    "TextChunk",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]
+
 
 @attrs.define(slots=True, kw_only=True)
 class Model:

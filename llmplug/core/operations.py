@@ -8,6 +8,8 @@ import attrs
 
 from . import models as m
 
+__all__ = ["get_operation", "Operation", "OPERATIONS", "result_model"]
+
 
 @attrs.frozen
 class Operation:

@@ -8,6 +8,8 @@ import attrs
 
 from .http import SENSITIVE_HEADERS, Request, Response
 
+__all__ = ["MAX_REDIRECTS", "redirect_request", "REDIRECT_STATUSES"]
+
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 

@@ -13,6 +13,8 @@ import attrs
 
 from .errors import APIConnectionError, APIError, APIStatusError, StreamError
 
+__all__ = ["delay_seconds", "parse_retry_after", "RETRY_STATUSES", "RetryPolicy", "server_delay"]
+
 RETRY_STATUSES = frozenset({408, 409, 429})
 
 

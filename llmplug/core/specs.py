@@ -10,6 +10,8 @@ import attrs
 
 from .http import Transport
 
+__all__ = ["ProviderSpec", "TransportSpec"]
+
 
 @attrs.frozen(kw_only=True)
 class ProviderSpec:

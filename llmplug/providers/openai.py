@@ -25,16 +25,29 @@ import uuid
 from functools import partial
 from typing import Any, Callable
 
-from llmplug.core.convert import structure
-from llmplug.core.encoding import encode_json, encode_multipart, generic_request, path_segment, query_string
-from llmplug.core.errors import ConfigurationError, StreamError, UnsupportedOperationError
-from llmplug.core.hookspecs import hookimpl
-from llmplug.core.http import Request, Response
-from llmplug.core.models import ChatCompletion, ChatCompletionChunk
-from llmplug.core.operations import get_operation
-from llmplug.core.specs import ProviderSpec
-from llmplug.core.sse import SSEEvent
-from llmplug.core.streaming import DONE, SKIP, Terminated, parse_json_event
+from llmplug.plugin import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ConfigurationError,
+    DONE,
+    encode_json,
+    encode_multipart,
+    generic_request,
+    get_operation,
+    hookimpl,
+    parse_json_event,
+    path_segment,
+    ProviderSpec,
+    query_string,
+    Request,
+    Response,
+    SKIP,
+    SSEEvent,
+    StreamError,
+    structure,
+    Terminated,
+    UnsupportedOperationError,
+)
 
 FAMILY = "openai"
 

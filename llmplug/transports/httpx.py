@@ -8,18 +8,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from llmplug.core.errors import APIConnectionError, APITimeoutError
-from llmplug.core.hookspecs import hookimpl
-from llmplug.core.http import Request, Response, Transport
-from llmplug.core.specs import TransportSpec
-from llmplug.core.transport_support import (
-    STDLIB_ERRORS,
+from llmplug.plugin import (
+    APIConnectionError,
+    APITimeoutError,
     BackendStream,
     ErrorTable,
-    RejectCookies,
+    hookimpl,
     join_headers,
     map_exceptions,
     outgoing_headers,
+    RejectCookies,
+    Request,
+    Response,
+    STDLIB_ERRORS,
+    Transport,
+    TransportSpec,
 )
 
 

@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from llmplug.core.errors import APIConnectionError, APITimeoutError
-from llmplug.core.hookspecs import hookimpl
-from llmplug.core.http import Request, Response, Transport
-from llmplug.core.specs import TransportSpec
-from llmplug.core.transport_support import (
-    CHUNK_SIZE,
-    STDLIB_ERRORS,
+from llmplug.plugin import (
+    APIConnectionError,
+    APITimeoutError,
     BackendStream,
+    CHUNK_SIZE,
     ErrorTable,
-    RejectCookies,
+    hookimpl,
     join_headers,
     map_exceptions,
     outgoing_headers,
+    RejectCookies,
+    Request,
+    Response,
+    STDLIB_ERRORS,
+    Transport,
+    TransportSpec,
 )
 
 

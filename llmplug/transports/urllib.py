@@ -16,18 +16,20 @@ import zlib
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
-from llmplug.core.errors import APIConnectionError
-from llmplug.core.hookspecs import hookimpl
-from llmplug.core.http import Request, Response, Transport
-from llmplug.core.specs import TransportSpec
-from llmplug.core.transport_support import (
-    CHUNK_SIZE,
-    STDLIB_ERRORS,
+from llmplug.plugin import (
+    APIConnectionError,
     BackendStream,
+    CHUNK_SIZE,
     ErrorTable,
+    hookimpl,
     join_headers,
     map_exceptions,
     outgoing_headers,
+    Request,
+    Response,
+    STDLIB_ERRORS,
+    Transport,
+    TransportSpec,
 )
 
 #: ``(scheme, host, port)``

@@ -12,7 +12,7 @@ import pickle
 import pytest
 
 import llmplug
-from llmplug.core.http import Secret
+from llmplug.core.values import Secret
 from tests.conftest import TEST_KEY
 from tests.reliability.faultserver import Conn, FaultServer, Seen, drop, partial_body, refused_url, respond, sse, stall
 from tests.reliability.support import CHAT, CHAT_BYTES, HELLO, USER, chunk, fails

@@ -50,7 +50,7 @@ def test_timeout_repr_says_what_each_limit_means():
 
 def test_a_number_is_a_per_attempt_limit():
     assert Timeout.coerce(30) == Timeout(connect=30.0, read=30.0, total=None)  # per attempt
-    assert Timeout.coerce(llmplug.core.http.NOT_GIVEN) == Timeout()
+    assert Timeout.coerce(llmplug.core.values.NOT_GIVEN) == Timeout()
     assert Timeout.coerce(None) == Timeout(connect=None, read=None, total=None)  # as in httpx: no limit
     with llmplug.new("openai", api_key=TEST_KEY, timeout=None) as client:
         assert client.dispatcher.timeout == Timeout(connect=None, read=None, total=None)

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import llmplug
-from llmplug import ConfigurationError, ProviderSpec, UnsupportedOperationError
+from llmplug.plugin import ConfigurationError, ProviderSpec, UnsupportedOperationError
 
 if TYPE_CHECKING:
-    from llmplug.core.http import Request
+    from llmplug.plugin import Request
 
 PROVIDER = "azure-openai"
 DEFAULT_API_VERSION = "2024-10-21"

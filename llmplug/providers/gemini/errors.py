@@ -12,11 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmplug.core.defaults import error_message, status_error
-from llmplug.core.errors import APIStatusError, make_status_error
-from llmplug.core.http import Response
-from llmplug.core.retry import delay_seconds, parse_retry_after
-from llmplug.core.specs import ProviderSpec
+from llmplug.plugin import (
+    APIStatusError,
+    delay_seconds,
+    error_message,
+    make_status_error,
+    parse_retry_after,
+    ProviderSpec,
+    Response,
+    status_error,
+)
 
 
 def retry_info_delay(body: Any) -> float | None:

@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from llmplug.core.errors import ConfigurationError
-from llmplug.core.models import Model
+from llmplug.plugin import (
+    ConfigurationError,
+    Model,
+)
 
 #: Prefix of the tool-call ids made up for ``functionCall`` parts that carry none.
 GENERATED_ID_PREFIX = "gencall_"

@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 from typing import Any, Callable
 
-from llmplug.core.errors import APIStatusError
-from llmplug.core.hookspecs import hookimpl
-from llmplug.core.http import Request, Response
-from llmplug.core.specs import ProviderSpec
-from llmplug.core.sse import SSEEvent
+from llmplug.plugin import (
+    APIStatusError,
+    hookimpl,
+    ProviderSpec,
+    Request,
+    Response,
+    SSEEvent,
+)
 
 from .errors import add_retry_info, parse_gemini_error
 from .request import build_gemini_request

@@ -12,10 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from llmplug.core.encoding import encode_json, generic_request, query_string
-from llmplug.core.errors import ConfigurationError, UnsupportedOperationError
-from llmplug.core.http import Request
-from llmplug.core.specs import ProviderSpec
+from llmplug.plugin import (
+    ConfigurationError,
+    encode_json,
+    generic_request,
+    ProviderSpec,
+    query_string,
+    Request,
+    UnsupportedOperationError,
+)
 
 from .messages import map_messages
 

@@ -15,9 +15,17 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from llmplug.core.convert import structure
-from llmplug.core.http import Response
-from llmplug.core.models import ChatCompletion, ChatCompletionChunk, Embedding, EmbeddingList, ModelInfo, ModelList, Usage
+from llmplug.plugin import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Embedding,
+    EmbeddingList,
+    ModelInfo,
+    ModelList,
+    Response,
+    structure,
+    Usage,
+)
 
 from .messages import GENERATED_ID_PREFIX
 from .request import model_id

@@ -12,12 +12,17 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from llmplug.core.convert import structure
-from llmplug.core.defaults import error_message
-from llmplug.core.errors import StreamError
-from llmplug.core.models import ChatCompletionChunk
-from llmplug.core.sse import SSEEvent
-from llmplug.core.streaming import DONE, SKIP, Terminated, parse_json_event
+from llmplug.plugin import (
+    ChatCompletionChunk,
+    DONE,
+    error_message,
+    parse_json_event,
+    SKIP,
+    SSEEvent,
+    StreamError,
+    structure,
+    Terminated,
+)
 
 from .response import _blocked_choice, _CallIds, _candidates, _choice, _openai_shaped, _read_parts, google_extras
 

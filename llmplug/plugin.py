@@ -1,0 +1,84 @@
+"""The plugin API: the one module a provider or transport plugin imports.
+
+Everything a plugin needs is here, and only here is it promised to stay:
+``llmplug.core.*`` is the implementation and may change between releases.
+docs/plugins.md documents every name, and the built-in providers and
+transports are written against this module like any third-party plugin::
+
+    from llmplug.plugin import ProviderSpec, Request, hookimpl, encode_json
+
+    @hookimpl
+    def llmplug_register_providers(register):
+        register(ProviderSpec(name="mine", family="mine", base_url="https://api.example/v1"))
+"""
+
+from __future__ import annotations
+
+from .core import models
+from .core.convert import structure
+from .core.defaults import error_message, status_error
+from .core.encoding import encode_json, encode_multipart, generic_request, path_segment, query_string
+from .core.errors import (
+    REQUEST_ID_HEADERS,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    PluginError,
+    StreamError,
+    UnsupportedOperationError,
+    make_status_error,
+    request_id_of,
+)
+from .core.hookspecs import hookimpl
+from .core.http import ByteStream, BytesStream, Headers, Request, Response, Timeout, Transport, redact_url
+from .core.models import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    Completion,
+    Embedding,
+    EmbeddingList,
+    Model,
+    ModelInfo,
+    ModelList,
+    Usage,
+)
+from .core.operations import OPERATIONS, Operation, get_operation
+from .core.retry import delay_seconds, parse_retry_after
+from .core.specs import ProviderSpec, TransportSpec
+from .core.sse import SSEEvent
+from .core.stream_state import DONE, SKIP, Terminated, parse_json_event
+from .core.transport_support import (
+    CHUNK_SIZE,
+    STDLIB_ERRORS,
+    WAITING,
+    BackendStream,
+    ErrorTable,
+    RejectCookies,
+    join_headers,
+    map_exceptions,
+    outgoing_headers,
+)
+
+__all__ = [
+    # hooks and what plugins register
+    "hookimpl", "ProviderSpec", "TransportSpec",
+    # HTTP types
+    "Request", "Response", "Headers", "Timeout", "Transport", "ByteStream", "BytesStream", "redact_url",
+    # operations and models
+    "OPERATIONS", "Operation", "get_operation", "models", "structure", "Model", "ChatCompletion",
+    "ChatCompletionChunk", "ChatMessage", "Completion", "Embedding", "EmbeddingList", "ModelInfo", "ModelList", "Usage",
+    # building requests
+    "encode_json", "encode_multipart", "generic_request", "path_segment", "query_string",
+    # streams
+    "SSEEvent", "DONE", "SKIP", "Terminated", "parse_json_event",
+    # errors
+    "APIError", "APIConnectionError", "APITimeoutError", "APIStatusError", "StreamError", "ConfigurationError",
+    "UnsupportedOperationError", "PluginError", "make_status_error", "status_error", "error_message",
+    "REQUEST_ID_HEADERS", "request_id_of", "parse_retry_after", "delay_seconds",
+    # writing a transport
+    "BackendStream", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
+    "outgoing_headers", "join_headers", "RejectCookies",
+]
