@@ -30,7 +30,6 @@ from .streaming import Stream, text_chunk_relay
 __all__ = ["Callback", "Client", "split_call_args"]
 
 _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
-_MAX_PAGES = 100
 Callback = Callable[..., Any]
 
 
@@ -144,8 +143,9 @@ class Client:
     def dispatcher(self) -> Dispatcher:
         return self._dispatch
 
-    def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None) -> Any:
-        """Run any operation through dispatch (what every method below does)."""
+    def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None, *, pages: bool = False) -> Any:
+        """Run any operation through dispatch (what every method below does);
+        ``pages=True`` follows every page of a listing."""
         if self._closed:
             raise ConfigurationError("this client is closed: make a new one with llmplug.new(...)")
         call_opts = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
@@ -153,6 +153,8 @@ class Client:
             _check_retries(call_opts["max_retries"])
         if "extra_headers" in call_opts:
             call_opts["headers"] = call_opts.pop("extra_headers")
+        if pages:
+            return self._dispatch.call_pages(operation, params, **call_opts)
         return self._dispatch.call(operation, params, callback=callback, **call_opts)
 
     def close(self) -> None:
@@ -223,28 +225,7 @@ class Client:
 
     def models(self, **params: Any) -> ApiResult:
         """GET /models: every page, where the provider pages its list."""
-        return self._all_pages("models.list", params)
-
-    def _all_pages(self, operation: str, params: dict[str, Any]) -> ApiResult:
-        """Follow ``llmplug_next_page``: ``.data`` holds every item; ``.raw`` is
-        the first page's JSON with the later pages' under ``"next_pages"``."""
-        result = self.call(operation, dict(params))
-        pages: list[Any] = []
-        last = result.body
-        while result.status < 300 and len(pages) < _MAX_PAGES:
-            following = self.plugins.next_page(self.provider, operation, params, last)
-            if following is None or following == params:
-                break
-            page = self.call(operation, dict(following))
-            if page.status >= 300:  # only with raise_for_status=False
-                return page
-            last = page.body
-            result.body.data.extend(last.data)
-            pages.append(last.raw)
-            params = following
-        if pages:
-            result.body.raw = {**result.body.raw, "next_pages": pages}
-        return result
+        return self.call("models.list", params, pages=True)
 
     def model(self, model_id: str, **params: Any) -> ApiResult:
         """GET /models/{id}."""

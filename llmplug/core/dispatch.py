@@ -14,7 +14,7 @@ from typing import Any
 
 from .deadline import Deadline, DeadlineStream
 from .errors import APIError
-from .exchange import USER_AGENT, ApiResult, Done, Exchange, Fail, OpenStream, ReadBody, Send, Settings, Step
+from .exchange import USER_AGENT, ApiResult, Done, Exchange, Fail, OpenStream, Pages, ReadBody, Send, Settings, Step
 from .http import Headers, Request, Response, Timeout, Transport
 from .values import NOT_GIVEN, Secret
 from .operations import get_operation
@@ -100,6 +100,18 @@ class Dispatcher:
         finally:
             if deadline is not None:
                 deadline.stop()  # its helper thread ends; a returned Stream's next read starts another
+
+    def call_pages(self, operation: str, params: dict[str, Any], **options: Any) -> ApiResult:
+        """Run a paged listing and follow every page (see :class:`~llmplug.core.exchange.Pages`);
+        a page with an error status (``raise_for_status=False``) is returned as it is."""
+        pages = Pages(self.settings, operation, params)
+        first = last = self.call(operation, dict(params), **options)
+        while (following := pages.following(last)) is not None:
+            last = self.call(operation, following, **options)
+            if last.status >= 300:
+                return last
+            pages.merge(first, last)
+        return pages.result(first)
 
     def _drive(self, exchange: Exchange, callback: Callable[[Any], None] | None, deadline: Deadline | None) -> Any:
         """The loop: do what each step says until the exchange is done."""

@@ -38,7 +38,7 @@ from .redirects import MAX_REDIRECTS, redirect_request
 from .retry import RetryPolicy
 from .specs import ProviderSpec
 
-__all__ = ["ApiResult", "Done", "Exchange", "Fail", "OpenStream", "ReadBody", "Send", "Settings", "Step", "Wait"]
+__all__ = ["ApiResult", "Done", "Exchange", "Fail", "OpenStream", "Pages", "ReadBody", "Send", "Settings", "Step", "Wait"]
 
 USER_AGENT = "llmplug/0.1"
 #: Shorter keys are placeholders, not secrets: they are not scrubbed from messages.
@@ -318,6 +318,42 @@ class Exchange:
                 provider=settings.provider.name,
             ) from None
         return settings.plugins.parse_response(settings.provider, self.operation, data, response)
+
+
+class Pages:
+    """A paged listing's decisions (``llmplug_next_page``), no I/O: the params of
+    the next page, and each page merged into the first result, whose ``.data``
+    then holds every item and whose ``.raw`` keeps the later pages' JSON under
+    ``"next_pages"``. At most ``limit`` pages follow the first."""
+
+    def __init__(self, settings: Settings, operation: str, params: dict[str, Any], limit: int = 100) -> None:
+        self.settings = settings
+        self.operation = operation
+        self.params = params
+        self.limit = limit
+        self.pages: list[Any] = []
+
+    def following(self, result: ApiResult) -> dict[str, Any] | None:
+        """The params of the page after ``result`` (the last page read), or ``None``."""
+        if result.status >= 300 or len(self.pages) >= self.limit:
+            return None
+        settings = self.settings
+        params = settings.plugins.next_page(settings.provider, self.operation, self.params, result.body)
+        if params is None or params == self.params:
+            return None
+        self.params = params
+        return dict(params)
+
+    def merge(self, first: ApiResult, page: ApiResult) -> None:
+        """Add ``page``'s items to ``first``."""
+        first.body.data.extend(page.body.data)
+        self.pages.append(page.body.raw)
+
+    def result(self, first: ApiResult) -> ApiResult:
+        """``first`` with every page merged in."""
+        if self.pages:
+            first.body.raw = {**first.body.raw, "next_pages": self.pages}
+        return first
 
 
 def _min(a: float | None, b: float) -> float:
