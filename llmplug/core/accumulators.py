@@ -76,7 +76,7 @@ class _ChoiceState:
         self.function_call: dict[str, str] | None = None
         self.tool_calls: list[dict[str, Any]] = []
         self.logprobs: list[Any] = []
-        #: Choice-level fields a provider adds (Gemini's ``finish_message``...).
+        #: Choice-level fields a provider adds beyond OpenAI's (kept on the assembled choice).
         self.extra: dict[str, Any] = {}
         #: The deltas' ``extra_content`` (provider extras of the message), merged.
         self.extra_content: dict[str, Any] = {}
@@ -87,7 +87,7 @@ class _ChoiceState:
             while len(calls) <= delta.index:
                 calls.append({"id": None, "type": "function", "function": {"name": None, "arguments": ""}})
             slot = calls[delta.index]
-        else:  # index-less deltas (Gemini): a new id or a new name starts a call
+        else:  # a server that sends no index: a new id or a function name starts the next call
             slot = next((c for c in calls if delta.id and c["id"] == delta.id), None)
             if slot is None:
                 if calls and not delta.id and not (delta.function and delta.function.name):
@@ -102,7 +102,7 @@ class _ChoiceState:
         if delta.type:
             slot["type"] = delta.type
         extra = {k: v for k, v in delta.raw.items() if k not in ("index", "id", "type", "function")} if isinstance(delta.raw, dict) else {}
-        slot.update(extra)  # provider extras such as Gemini's thought signatures
+        slot.update(extra)  # a provider's extra fields of the call, kept to be sent back
         fn = delta.function
         if fn is not None:
             if fn.name:

@@ -44,9 +44,9 @@ class Terminated:
       (generic streams with no terminating event).
 
     In every case but ``"eof"`` the answer must be whole too, as the
-    accumulator judges it: every choice has a finish reason (chat, text
-    completions, Gemini), or ``response.completed`` / ``.incomplete`` came
-    (Responses). A bare parser ends at DONE or at the end of the body.
+    accumulator judges it: every choice has a finish reason (chat and text
+    completions, whichever provider), or ``response.completed`` /
+    ``.incomplete`` came (Responses). A bare parser ends at DONE or at the end of the body.
     """
 
     def __init__(self, parse: Callable[[SSEEvent], Any], by: str) -> None:
