@@ -45,7 +45,7 @@ from .core.models import (
     ModelList,
     Usage,
 )
-from .core.operations import OPERATIONS, Operation, get_operation
+from .core.operations import OPERATIONS, Operation, get_operation, require_model, with_defaults
 from .core.retry import delay_seconds, parse_retry_after
 from .core.specs import ProviderSpec, TransportSpec
 from .core.sse import SSEEvent
@@ -68,7 +68,7 @@ __all__ = [
     # HTTP types
     "Request", "Response", "Headers", "Timeout", "Transport", "ByteStream", "BytesStream", "redact_url",
     # operations and models
-    "OPERATIONS", "Operation", "get_operation", "models", "structure", "Model", "ChatCompletion",
+    "OPERATIONS", "Operation", "get_operation", "require_model", "with_defaults", "models", "structure", "Model", "ChatCompletion",
     "ChatCompletionChunk", "ChatMessage", "Completion", "Embedding", "EmbeddingList", "ModelInfo", "ModelList", "Usage",
     # building requests
     "encode_json", "encode_multipart", "generic_request", "path_segment", "query_string",

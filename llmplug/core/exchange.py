@@ -32,7 +32,7 @@ from .errors import APIError, APIResponseValidationError, APIStatusError, APITim
 from .http import REDACTED, Headers, Request, Response, Timeout, check_headers, redact_url
 from .values import Secret
 from .logs import logger
-from .operations import get_operation
+from .operations import get_operation, with_defaults
 from .plugins import PluginManager
 from .redirects import MAX_REDIRECTS, redirect_request
 from .retry import RetryPolicy
@@ -144,7 +144,7 @@ class Exchange:
     ) -> None:
         self.settings = settings
         self.operation = operation
-        self.params = params
+        self.params = with_defaults(settings.provider, operation, params)
         self.stream = bool(params.get("stream"))
         self.streams_out = streams_out
         self.limits = limits

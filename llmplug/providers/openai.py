@@ -39,6 +39,7 @@ from llmplug.plugin import (
     path_segment,
     ProviderSpec,
     query_string,
+    require_model,
     Request,
     Response,
     SKIP,
@@ -72,8 +73,6 @@ ROUTES: dict[str, tuple[str, str]] = {
 }
 #: Streams that end at ``[DONE]``.
 _DONE_TERMINATED = frozenset({"chat.create", "completions.create"})
-#: Operations whose body needs a model; the provider's default fills it in.
-NEEDS_MODEL = frozenset({"chat.create", "completions.create", "embeddings.create", "responses.create"})
 
 PROVIDERS = (
     ProviderSpec(
@@ -174,15 +173,8 @@ def build_openai_request(provider: ProviderSpec, operation: str, params: dict[st
     elif method == "GET":
         url += query_string(params)
     elif method != "DELETE" or params:
-        body = {**provider.defaults_for(operation), **params}
-        if operation in NEEDS_MODEL and body.get("model") is None:
-            if provider.default_model is None:
-                raise ConfigurationError(
-                    f"provider {provider.name!r} has no default model: pass model=... "
-                    f"(or default_model=... to llmplug.new)"
-                )
-            body["model"] = provider.default_model
-        content = encode_json(body)
+        require_model(provider, operation, params)  # core filled in the spec's defaults and default model
+        content = encode_json(params)
         headers["Content-Type"] = "application/json"
     for option, env, header in _ACCOUNT_HEADERS:
         value = provider.options.get(option) or (os.environ.get(env) if provider.name == "openai" else None)
