@@ -11,11 +11,11 @@ from typing import Any
 
 import attrs
 
-from .errors import PluginError, UnknownProviderError, UnknownTransportError
+from .errors import PluginError, TransportNotInstalledError, UnknownProviderError, UnknownTransportError
 from .plugin_loader import DISABLE_ENV, HOOK_NAMES, PluginLoader
 from .specs import ProviderSpec, TransportSpec
 
-__all__ = ["PluginInfo", "PluginRegistry"]
+__all__ = ["PluginInfo", "PluginRegistry", "TransportStatus"]
 
 
 @attrs.frozen
@@ -33,6 +33,25 @@ class PluginInfo:
     hooks: tuple[str, ...]
     providers: tuple[str, ...]
     transports: tuple[str, ...]
+
+
+@attrs.frozen
+class TransportStatus:
+    """Whether a registered transport can be used here, and if not, how to make it so."""
+
+    name: str
+    #: The modules it needs that cannot be imported; empty when it is installed.
+    missing: tuple[str, ...]
+    #: What to do to install it (``pip install "llmplug[requests]"``); empty when it is installed.
+    install: str
+
+    @property
+    def installed(self) -> bool:
+        return not self.missing
+
+    def __str__(self) -> str:
+        """``requests`` or ``requests  (not installed: pip install "llmplug[requests]")``."""
+        return self.name if self.installed else f"{self.name}  (not installed: {self.install})"
 
 
 class PluginRegistry(PluginLoader):
@@ -90,12 +109,20 @@ class PluginRegistry(PluginLoader):
         return providers
 
     def transports(self) -> dict[str, TransportSpec]:
-        """Every registered transport by name (cached)."""
+        """Every registered transport by name (cached), whether or not its library is installed."""
         transports = self._transports
         if transports is None:
             with self._lock:
                 transports = self._transports = self._collect("llmplug_register_transports", "transport", TransportSpec)
         return transports
+
+    def transport_status(self) -> list[TransportStatus]:
+        """Every registered transport, sorted by name: installed or not, and what to install."""
+        statuses = []
+        for name, spec in sorted(self.transports().items()):
+            missing = spec.missing()
+            statuses.append(TransportStatus(name, missing, spec.how_to_install() if missing else ""))
+        return statuses
 
     def provider(self, name: str) -> ProviderSpec:
         providers = self.providers()
@@ -105,7 +132,10 @@ class PluginRegistry(PluginLoader):
             raise UnknownProviderError(name, providers) from None
 
     def transport_spec(self, name: str | None) -> TransportSpec:
-        """The named transport, or the default: the importable one with the highest priority."""
+        """The named transport, or the default: the importable one with the highest priority.
+
+        A registered transport whose library is missing raises :class:`TransportNotInstalledError`.
+        """
         transports = self.transports()
         if name is None:
             if self._default_transport is None:
@@ -118,11 +148,10 @@ class PluginRegistry(PluginLoader):
             spec = transports[name]
         except KeyError:
             raise UnknownTransportError(name, transports) from None
-        if not spec.available():
-            missing = ", ".join(spec.requires)
-            raise UnknownTransportError(
-                name, transports, hint=f"; {name!r} needs {missing}: pip install 'llmplug[{name}]'"
-            )
+        missing = spec.missing()
+        if missing:
+            installed = [other for other, candidate in transports.items() if candidate.available()]
+            raise TransportNotInstalledError(name, installed, missing, spec.how_to_install())
         return spec
 
     def plugins(self) -> list[PluginInfo]:
