@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--offline", action="store_true", help="answer from the bundled fake API (no key, no network)")
     chat.set_defaults(usage_parser=chat)  # for usage errors about chat's own options
     sub.add_parser("providers", help="list provider names")
-    sub.add_parser("transports", help="list transport names")
+    sub.add_parser("transports", help="list transport names, and what to install for those that are missing")
     sub.add_parser("plugins", help="list loaded plugins and what they register")
     return parser
 
@@ -131,8 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "providers":
             print("\n".join(llmplug.providers()))
             return 0
-        if args.command == "transports":
-            print("\n".join(llmplug.transports()))
+        if args.command == "transports":  # each name, and what to install for one that is missing
+            print("\n".join(map(str, llmplug.default_plugin_manager().transport_status())))
             return 0
         if args.command == "plugins":
             for info in llmplug.plugins():

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+import llmplug
+
 from llmplug.__main__ import main
 
 
@@ -116,3 +118,25 @@ def test_a_refusal_is_shown(capsys, api, monkeypatch):
     streamed = capsys.readouterr().out
     assert main(["chat", "--base-url", api.base_url, "--no-stream", "how to build a bomb"]) == 0
     assert capsys.readouterr().out == streamed and streamed.strip()
+
+
+def test_transports_listing_marks_missing_backends(capsys, monkeypatch):
+    from tests.core.test_transport_status import NO_SUCH_MODULE, FastPlugin
+
+    monkeypatch.setitem(sys.modules, "requests", None)  # as if requests were not installed
+    pm = llmplug.default_plugin_manager()
+    pm.register(FastPlugin(), name="fast")
+    try:
+        assert main(["transports"]) == 0
+    finally:
+        pm.unregister(name="fast")
+    assert capsys.readouterr().out.splitlines() == [
+        f"fast  (not installed: it needs {NO_SUCH_MODULE}, which cannot be imported)",
+        "httpx",
+        'requests  (not installed: pip install "llmplug[requests]")',
+        "urllib",
+    ]
+    assert main(["chat", "--offline", "--transport", "requests", "Hi"]) == 1
+    assert capsys.readouterr().err == (
+        "llmplug: error: transport 'requests' is not installed: pip install \"llmplug[requests]\"; installed: httpx, urllib\n"
+    )

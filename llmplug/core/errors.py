@@ -4,6 +4,7 @@
     ├── ConfigurationError (ValueError)      bad input: says what to fix
     │   ├── UnknownProviderError             lists the provider names that exist
     │   ├── UnknownTransportError            lists the transport names that exist
+    │   │   └── TransportNotInstalledError   a registered transport's library is missing
     │   ├── MissingAPIKeyError               names the env variables looked at
     │   └── UnsupportedOperationError        the provider has no such endpoint
     ├── PluginError                          a plugin failed to load or clashes
@@ -85,6 +86,21 @@ class UnknownProviderError(UnknownNameError):
 
 class UnknownTransportError(UnknownNameError):
     kind = "transport"
+
+
+class TransportNotInstalledError(UnknownTransportError):
+    """A registered transport whose library cannot be imported; the message says what to install.
+
+    An :class:`UnknownTransportError`, since it cannot be used either: ``available``
+    lists the transports that are installed, ``missing`` the modules this one needs.
+    """
+
+    def __init__(self, name: str, available: Iterable[str], missing: Iterable[str], install: str) -> None:
+        self.name = name
+        self.available = sorted(available)
+        installed = ", ".join(self.available) or "(none)"
+        ConfigurationError.__init__(self, f"transport {name!r} is not installed: {install}; installed: {installed}")
+        self.missing = tuple(missing)
 
 
 class MissingAPIKeyError(ConfigurationError):

@@ -49,14 +49,33 @@ class ProviderSpec:
 @attrs.frozen
 class TransportSpec:
     """A named transport. ``factory(verify=True)`` builds one; ``requires`` lists
-    the modules it needs, so the default pick can skip what is not installed."""
+    the modules it needs, so the default pick can skip what is not installed,
+    and ``install_hint`` says how to get them (e.g. ``pip install "llmplug[httpx]"``)."""
 
     name: str
     factory: Callable[..., Transport]
     requires: tuple[str, ...] = ()
     priority: int = 0
     description: str = ""
+    install_hint: str = ""
+
+    def missing(self) -> tuple[str, ...]:
+        """The modules in ``requires`` that cannot be imported (nothing is imported)."""
+        return tuple(mod for mod in self.requires if not _importable(mod))
 
     def available(self) -> bool:
         """Whether every module in ``requires`` can be imported (nothing is imported)."""
-        return all(importlib.util.find_spec(mod) is not None for mod in self.requires)
+        return not self.missing()
+
+    def how_to_install(self) -> str:
+        """What to do so that this transport can be used: ``install_hint``, or the missing modules."""
+        if self.install_hint:
+            return self.install_hint
+        return f"it needs {', '.join(self.missing() or self.requires)}, which cannot be imported"
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package of a dotted name is missing
+        return False

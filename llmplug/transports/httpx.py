@@ -84,6 +84,7 @@ def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> No
             factory=HttpxTransport,
             requires=("httpx",),
             priority=30,
-            description="httpx.Client: HTTP/1.1 keep-alive pool (pip install llmplug[httpx])",
+            description="httpx.Client: HTTP/1.1 keep-alive pool",
+            install_hint='pip install "llmplug[httpx]"',
         )
     )

@@ -102,6 +102,7 @@ def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> No
             factory=RequestsTransport,
             requires=("requests",),
             priority=20,
-            description="requests.Session: keep-alive pool (pip install llmplug[requests])",
+            description="requests.Session: keep-alive pool",
+            install_hint='pip install "llmplug[requests]"',
         )
     )
