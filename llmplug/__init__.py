@@ -36,6 +36,7 @@ from .core.errors import (
     RateLimitError,
     StreamError,
     StreamTimeoutError,
+    TransportNotInstalledError,
     UnknownProviderError,
     UnknownTransportError,
     UnprocessableEntityError,
@@ -65,7 +66,8 @@ def providers() -> list[str]:
 
 
 def transports() -> list[str]:
-    """Names of every transport registered (whether or not its library is installed)."""
+    """Names of every transport registered (whether or not its library is installed;
+    ``llmplug transports`` on the command line marks the ones that are not)."""
     return sorted(default_plugin_manager().transports())
 
 
@@ -80,7 +82,7 @@ __all__ = [
     "ApiResult", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
     "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
     "PluginError", "PluginInfo", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
-    "Stream", "StreamError", "StreamTimeoutError", "Timeout", "Transport", "TransportSpec", "UnknownProviderError",
+    "Stream", "StreamError", "StreamTimeoutError", "Timeout", "Transport", "TransportNotInstalledError", "TransportSpec", "UnknownProviderError",
     "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
     "hookimpl", "new", "plugins", "providers", "transports",
 ]
