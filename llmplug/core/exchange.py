@@ -317,7 +317,7 @@ class Exchange:
                 request=response.request,
                 provider=settings.provider.name,
             ) from None
-        return settings.plugins.parse_response(settings.provider, self.operation, data, response)
+        return settings.plugins.parse_response(settings.provider, self.operation, data, response, self.params)
 
 
 class Pages:

@@ -119,15 +119,20 @@ def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str 
 
 
 @hookspec(firstresult=True)
-def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
+def llmplug_parse_response(
+    provider: ProviderSpec, operation: str, data: Any, response: Response, params: dict[str, Any]
+) -> Any:
     """Response normalisation: turn a decoded 2xx JSON ``data`` into the core model
     of ``operation``. Called once per successful call that is not a stream.
-    Return ``None`` for a family you do not handle.
+    Return ``None`` for a family you do not handle. An implementation may take
+    only the arguments it needs (pluggy passes those it names).
 
     :param data: the decoded JSON body.
     :param response: the response (status, headers), body already read.
+    :param params: the call's API parameters, as sent (defaults applied).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``params``.
     """
 
 

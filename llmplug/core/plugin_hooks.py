@@ -35,11 +35,22 @@ class TypedHooks(PluginRegistry):
         return request
 
     def authenticate(self, provider: ProviderSpec, request: Request, api_key: str | None) -> Request:
+        """The authenticated request; with a key, some plugin must take it (no
+        request leaves without the credentials the user gave)."""
         result = self.pm.hook.llmplug_authenticate(provider=provider, request=request, api_key=api_key)
+        if result is None and api_key:
+            raise PluginError(
+                f"no plugin authenticates requests for provider family {provider.family!r}: its plugin needs an "
+                "llmplug_authenticate hook (the request was not sent without the key)"
+            )
         return request if result is None else result
 
-    def parse_response(self, provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
-        result = self.pm.hook.llmplug_parse_response(provider=provider, operation=operation, data=data, response=response)
+    def parse_response(
+        self, provider: ProviderSpec, operation: str, data: Any, response: Response, params: dict[str, Any]
+    ) -> Any:
+        result = self.pm.hook.llmplug_parse_response(
+            provider=provider, operation=operation, data=data, response=response, params=params
+        )
         return data if result is None else result
 
     def stream_parser(self, provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any]:

@@ -273,3 +273,41 @@ def test_wrapped_stream_parser_keeps_how_the_stream_ends(api):
     api.queue("POST", "/v1/chat/completions", events=[chunk])  # no [DONE]: cut before the usage chunk
     with pytest.raises(llmplug.StreamError, match="before it was complete"):
         client.create_chat_completion(USER, stream=True, chunk_callback=lambda c: None)
+
+
+def test_a_family_with_a_key_and_no_authenticate_hook_fails_loudly(api):
+    class NoAuth:
+        @llmplug.hookimpl
+        def llmplug_register_providers(self, register):
+            register(ProviderSpec(name="no-auth", family="no-auth", base_url=api.base_url, default_model="m",
+                                  requires_key=False))
+
+        @llmplug.hookimpl
+        def llmplug_build_request(self, provider, operation, params):
+            if provider.family == "no-auth":
+                return Request("GET", provider.base_url + "/models")
+
+    pm = PluginManager(entry_points=False)
+    pm.register(NoAuth(), name="no-auth")
+    with llmplug.new("no-auth", api_key="sk-no-auth-key", plugins=pm, transport="urllib") as client:
+        with pytest.raises(llmplug.PluginError, match="no plugin authenticates requests for provider family 'no-auth'"):
+            client.models()
+    assert api.requests == []  # nothing was sent without the key
+    with llmplug.new("no-auth", api_key="", plugins=pm, transport="urllib", raise_for_status=False) as client:
+        assert client.models().status == 200  # no key: nothing to put on the request
+
+
+def test_parse_response_gets_the_params_sent(api):
+    seen = []
+
+    class Spy:
+        @llmplug.hookimpl(wrapper=True)
+        def llmplug_parse_response(self, operation, params):
+            seen.append((operation, params.get("model"), params.get("temperature")))
+            return (yield)
+
+    pm = PluginManager(entry_points=False)
+    pm.register(Spy(), name="spy")
+    with llmplug.new("openai", api_key="k", base_url=api.base_url, plugins=pm, transport="urllib") as client:
+        client.create_chat_completion(USER, temperature=0.5)
+    assert seen == [("chat.create", "gpt-4.1", 0.5)]  # the default model core filled in
