@@ -49,7 +49,7 @@ from .core.operations import OPERATIONS, Operation, get_operation, require_model
 from .core.retry import delay_seconds, parse_retry_after
 from .core.specs import ProviderSpec, TransportSpec
 from .core.sse import SSEEvent
-from .core.stream_state import DONE, SKIP, Terminated, parse_json_event
+from .core.stream_state import DONE, SKIP, StreamParser, Terminated, parse_json_event
 from .core.transport_support import (
     CHUNK_SIZE,
     STDLIB_ERRORS,
@@ -73,7 +73,7 @@ __all__ = [
     # building requests
     "encode_json", "encode_multipart", "generic_request", "path_segment", "query_string",
     # streams
-    "SSEEvent", "DONE", "SKIP", "Terminated", "parse_json_event",
+    "SSEEvent", "DONE", "SKIP", "StreamParser", "Terminated", "parse_json_event",
     # errors
     "APIError", "APIConnectionError", "APITimeoutError", "APIStatusError", "StreamError", "ConfigurationError",
     "UnsupportedOperationError", "PluginError", "make_status_error", "status_error", "error_message",

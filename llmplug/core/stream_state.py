@@ -18,7 +18,7 @@ from .accumulators import Accumulator
 from .errors import APIConnectionError, APIError, APITimeoutError, StreamError, StreamTimeoutError
 from .sse import SSEDecoder, SSEEvent
 
-__all__ = ["DONE", "SKIP", "StreamState", "Terminated", "parse_json_event"]
+__all__ = ["DONE", "ENDINGS", "SKIP", "StreamParser", "StreamState", "Terminated", "ending_of", "parse_json_event"]
 
 
 class _Marker:
@@ -35,28 +35,54 @@ DONE: Any = _Marker("DONE")
 SKIP: Any = _Marker("SKIP")
 
 
-class Terminated:
-    """A stream parser that says how its stream ends, for :func:`iter_events`:
+#: How a stream may end (a parser's ``ends``); see :class:`StreamParser`.
+ENDINGS = ("answer", "done", "eof")
 
-    - ``by="done"``: it needs a DONE event (OpenAI's ``[DONE]``); a body that
-      ends first is a StreamError even if every choice had finished;
-    - ``by="eof"``: a clean end of the body completes it, whatever arrived
-      (generic streams with no terminating event).
 
-    In every case but ``"eof"`` the answer must be whole too, as the
-    accumulator judges it: every choice has a finish reason (chat and text
-    completions, whichever provider), or ``response.completed`` /
-    ``.incomplete`` came (Responses). A bare parser ends at DONE or at the end of the body.
+class StreamParser:
+    """A provider's parser of one stream: an object, made once per stream (so
+    it may keep state on ``self``), that turns each Server-Sent Event into a
+    core model, :data:`SKIP` or :data:`DONE` (``parse``), and says how its
+    stream ends (``ends``):
+
+    - ``"answer"`` (the default): at DONE or at the end of the body, once the
+      accumulator judges the answer whole: every choice has a finish reason
+      (chat and text completions, whichever provider), or ``response.completed``
+      / ``.incomplete`` came (Responses);
+    - ``"done"``: the same, and DONE must come (OpenAI's ``[DONE]``): a body
+      that ends first is a StreamError even if every choice had finished;
+    - ``"eof"``: a clean end of the body is whole, whatever arrived (generic
+      streams with no terminating event).
+
+    A plain function works as a parser too (its stream ends as ``"answer"``).
     """
+
+    ends: str = "answer"
+
+    def parse(self, event: SSEEvent) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, event: SSEEvent) -> Any:
+        return self.parse(event)
+
+
+class Terminated(StreamParser):
+    """A parser function with how its stream ends: ``Terminated(parse, by="done")``
+    or ``by="eof"`` (see :class:`StreamParser`)."""
 
     def __init__(self, parse: Callable[[SSEEvent], Any], by: str) -> None:
         if by not in ("done", "eof"):
             raise ValueError(f"a stream ends by 'done' or 'eof', not {by!r}")
-        self._parse = parse
-        self.by = by
+        self.parse = parse  # type: ignore[method-assign]
+        self.ends = self.by = by  # ``by`` kept: a functools.wraps wrapper copies both
 
-    def __call__(self, event: SSEEvent) -> Any:
-        return self._parse(event)
+
+def ending_of(parse: Callable[[SSEEvent], Any]) -> str:
+    """How the stream of ``parse`` ends (its ``ends``; ``by`` for older wrappers)."""
+    ends = getattr(parse, "ends", None) or getattr(parse, "by", None) or "answer"
+    if ends not in ENDINGS:
+        raise ValueError(f"a stream parser's ends is one of {', '.join(ENDINGS)}, not {ends!r}")
+    return ends
 
 
 def parse_json_event(event: SSEEvent) -> Any:
@@ -83,6 +109,7 @@ class StreamState:
     def __init__(self, parse: Callable[[SSEEvent], Any], accumulator: Accumulator, *, provider: str | None = None) -> None:
         self._decoder = SSEDecoder()
         self._parse = parse
+        self._ends = ending_of(parse)
         self.accumulator = accumulator
         self.provider = provider
         #: The events handed out so far.
@@ -129,15 +156,15 @@ class StreamState:
         """The stream's end (DONE, or the end of the body): StreamError if the
         answer is not whole; else mark the accumulator's result whole.
 
-        The one rule: a parser ``Terminated(by="eof")`` is whole at a clean
-        end; ``by="done"`` needs DONE; and (but for ``"eof"``) the accumulator
-        must judge the answer whole: every choice has a finish reason, or the
-        Responses API's final event came. A plugin's parser whose events the
-        accumulator does not know is whole at DONE or at the end of the body.
+        The one rule, by the parser's ``ends`` (see :class:`StreamParser`): an
+        ``"eof"`` stream is whole at a clean end; a ``"done"`` one needs DONE;
+        and (but for ``"eof"``) the accumulator must judge the answer whole. A
+        plugin's parser whose events the accumulator does not know is whole at
+        DONE or at the end of the body.
         """
-        by = getattr(self._parse, "by", None)
-        if by != "eof":
-            if by == "done" and not self.saw_done:
+        ends = self._ends
+        if ends != "eof":
+            if ends == "done" and not self.saw_done:
                 raise StreamError("stream ended before it was complete (no terminating event)", provider=self.provider)
             accumulator = self.accumulator
             judged = self._assembled or not self.delivered

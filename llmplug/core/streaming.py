@@ -22,7 +22,7 @@ from .accumulators import (
 from .errors import APIConnectionError, APIError, StreamError
 from .http import Response, redact_url
 from .sse import SSEEvent
-from .stream_state import DONE, SKIP, StreamState, Terminated, parse_json_event
+from .stream_state import DONE, SKIP, StreamParser, StreamState, Terminated, parse_json_event
 
 __all__ = [
     "DONE",
@@ -32,6 +32,7 @@ __all__ = [
     "CompletionAccumulator",
     "ResponseAccumulator",
     "Stream",
+    "StreamParser",
     "StreamState",
     "Terminated",
     "accumulator_for",

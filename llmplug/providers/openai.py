@@ -44,6 +44,7 @@ from llmplug.plugin import (
     Response,
     SKIP,
     SSEEvent,
+    StreamParser,
     StreamError,
     structure,
     Terminated,
@@ -279,7 +280,7 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     return Terminated(parse, by="done") if operation in _DONE_TERMINATED else parse
 
 
-class QuirkChunkParser:
+class QuirkChunkParser(StreamParser):
     """Chat chunks for one stream, with a provider's quirks mended on the models
     (``.raw`` keeps what the server sent):
 
@@ -289,6 +290,8 @@ class QuirkChunkParser:
       and gets that call's index; an empty id becomes the call's generated id.
     """
 
+    ends = "done"  # like every OpenAI chat stream
+
     def __init__(self, *, stop_means_tool_calls: bool, fill_ids: bool) -> None:
         self.stop_means_tool_calls = stop_means_tool_calls
         self.fill_ids = fill_ids
@@ -296,7 +299,7 @@ class QuirkChunkParser:
         #: choice index -> the ids of its calls so far, by call index
         self.call_ids: dict[int, list[str]] = {}
 
-    def __call__(self, event: SSEEvent) -> Any:
+    def parse(self, event: SSEEvent) -> Any:
         chunk = parse_openai_event(ChatCompletionChunk, event)
         if isinstance(chunk, ChatCompletionChunk):
             for choice in chunk.choices:

@@ -128,3 +128,29 @@ def test_broken_says_how_much_arrived_and_when_a_retry_is_safe() -> None:
 def test_skip_is_not_delivered() -> None:
     state = state_for(lambda e: SKIP if e.data == "ping" else chat_parser(e))
     assert [e.choices[0].delta.content for e in run(state, b"data: ping\n\n" + chunk("a", "stop"))] == ["a"]
+
+
+def test_a_parser_object_keeps_state_and_says_how_its_stream_ends() -> None:
+    from llmplug.core.stream_state import StreamParser
+
+    class Numbered(StreamParser):
+        ends = "done"
+
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def parse(self, event: Any) -> Any:
+            self.seen += 1
+            return chat_parser(event)
+
+    parser = Numbered()
+    state = state_for(parser)
+    with pytest.raises(StreamError, match="no terminating event"):
+        run(state, chunk("a", "stop"))  # finished, but "done" needs [DONE]
+    assert parser.seen == 1
+    run(state_for(Numbered()), chunk("a", "stop") + b"data: [DONE]\n\n")
+    with pytest.raises(ValueError, match="ends is one of answer, done, eof"):
+        class Odd(Numbered):
+            ends = "never"
+
+        state_for(Odd())

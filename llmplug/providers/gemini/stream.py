@@ -21,6 +21,7 @@ from llmplug.plugin import (
     SSEEvent,
     StreamError,
     structure,
+    StreamParser,
     Terminated,
 )
 
@@ -46,7 +47,7 @@ def _add_streamed_part(parts: list[dict[str, Any]], part: Mapping[str, Any]) -> 
     parts.append(copy.deepcopy(dict(part)))
 
 
-class ChunkParser:
+class ChunkParser(StreamParser):
     """Turns the events of one ``streamGenerateContent`` stream into chunks.
 
     Each event is a whole ``GenerateContentResponse`` with only the new parts;
@@ -64,7 +65,7 @@ class ChunkParser:
         self.with_calls: set[int] = set()
         self.parts: dict[int, list[dict[str, Any]]] = {}
 
-    def __call__(self, event: SSEEvent) -> Any:
+    def parse(self, event: SSEEvent) -> Any:
         payload = event.data
         if not payload.strip():
             return SKIP
