@@ -63,3 +63,22 @@ def test_plugins_import_only_the_public_api(path: Path) -> None:
 def test_the_examples_are_found() -> None:
     names = {p.name for p in PLUGIN_FILES}
     assert {"llmplug_azure.py", "llmplug_recorder.py", "openai.py", "httpx.py", "urllib.py"} <= names
+
+
+def test_the_operations_table_matches_the_operations() -> None:
+    from llmplug.core.operations import OPERATIONS
+
+    section = DOC.split("## Operations", 1)[1].split("\n## ", 1)[0]
+    rows = {m.group(1): [c.strip() for c in m.group(2).split("|")]
+            for m in re.finditer(r"^\| `([\w.]+)` \|(.+)\|$", section, flags=re.M)}
+    assert set(rows) == set(OPERATIONS), "docs/plugins.md's operations table lists other operations than core"
+    for name, op in OPERATIONS.items():
+        _, _, result, events, needs_model = rows[name]
+        if op.raw:
+            assert result == "raw bytes", name
+        elif op.result is not None:
+            assert result.startswith(f"`{op.result.__name__}`"), (name, result)
+        assert (events == "-") is (op.event is None) or name == "request", name
+        if op.event is not None:
+            assert events == f"`{op.event.__name__}`", (name, events)
+        assert needs_model == ("yes" if op.needs_model else "no"), name
