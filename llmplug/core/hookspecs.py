@@ -6,6 +6,10 @@ arguments. "Pick one" hooks are ``firstresult``: the first non-``None`` answer
 wins, and the built-in answers are ``trylast`` so any plugin can take over.
 A ``hookwrapper`` may wrap any hook (add a header, log, swap auth).
 
+The hooks about one provider's call reach only the plugins that registered a
+provider of its family, and those that registered none (wrappers): a family's
+plugin needs no guard on ``provider.family``.
+
 Call order for one API call (see :mod:`llmplug.core.dispatch`)::
 
     llmplug_build_request -> llmplug_authenticate -> transport.send
@@ -92,7 +96,8 @@ def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[s
     """URL mapping and request encoding: turn ``operation`` (``"chat.create"``,
     ``"embeddings.create"``...) and its ``params`` into a :class:`Request` (method,
     URL, headers, body) for ``provider``. Called once per attempt of every call.
-    Return ``None`` for a provider family you do not handle. Raise
+    Return ``None`` to let another plugin answer (a hook is called only for the
+    families its plugin registered, see the module docstring). Raise
     ``UnsupportedOperationError`` for an operation the provider has no
     equivalent for. Must not do I/O.
 
@@ -124,7 +129,7 @@ def llmplug_parse_response(
 ) -> Any:
     """Response normalisation: turn a decoded 2xx JSON ``data`` into the core model
     of ``operation``. Called once per successful call that is not a stream.
-    Return ``None`` for a family you do not handle. An implementation may take
+    Return ``None`` to let another plugin answer. An implementation may take
     only the arguments it needs (pluggy passes those it names).
 
     :param data: the decoded JSON body.

@@ -16,7 +16,36 @@ __all__ = ["TypedHooks"]
 
 
 class TypedHooks(PluginRegistry):
-    """Calls each llmplug hook of the loaded plugins."""
+    """Calls each llmplug hook of the loaded plugins.
+
+    A hook about one provider's call (build_request, authenticate,
+    parse_response, stream_parser, next_page, parse_error) reaches only the
+    plugins that registered a provider of that provider's family, and the
+    plugins that registered no provider at all (wrappers, gateways): a family's
+    plugin needs no ``if provider.family != ...`` guard.
+    """
+
+    def _clear_tables(self) -> None:
+        super()._clear_tables()
+        #: (hook name, family) -> the hook caller without the other families' plugins.
+        self._family_callers: dict[tuple[str, str], Any] = {}
+
+    def _for_family(self, hook_name: str, provider: ProviderSpec) -> Any:
+        key = (hook_name, provider.family)
+        caller = self._family_callers.get(key)
+        if caller is None:
+            providers = self.providers()
+            families: dict[str, set[str]] = {}
+            for name, plugin in self._owners["provider"].items():
+                families.setdefault(plugin, set()).add(providers[name].family)
+            others = [self.pm.get_plugin(plugin) for plugin, kinds in families.items() if provider.family not in kinds]
+            others = [plugin for plugin in others if plugin is not None]
+            if others:
+                caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+            else:
+                caller = getattr(self.pm.hook, hook_name)
+            self._family_callers[key] = caller
+        return caller
 
     def create_transport(self, transport: str | Transport | None, options: dict[str, Any]) -> Transport:
         """A transport instance from a name, an instance, or ``None`` (the default)."""
@@ -29,7 +58,7 @@ class TypedHooks(PluginRegistry):
         return built if built is not None else spec.factory(**options)
 
     def build_request(self, provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:
-        request = self.pm.hook.llmplug_build_request(provider=provider, operation=operation, params=params)
+        request = self._for_family("llmplug_build_request", provider)(provider=provider, operation=operation, params=params)
         if request is None:
             raise PluginError(f"no plugin maps operation {operation!r} for provider family {provider.family!r}")
         return request
@@ -37,7 +66,7 @@ class TypedHooks(PluginRegistry):
     def authenticate(self, provider: ProviderSpec, request: Request, api_key: str | None) -> Request:
         """The authenticated request; with a key, some plugin must take it (no
         request leaves without the credentials the user gave)."""
-        result = self.pm.hook.llmplug_authenticate(provider=provider, request=request, api_key=api_key)
+        result = self._for_family("llmplug_authenticate", provider)(provider=provider, request=request, api_key=api_key)
         if result is None and api_key:
             raise PluginError(
                 f"no plugin authenticates requests for provider family {provider.family!r}: its plugin needs an "
@@ -48,20 +77,20 @@ class TypedHooks(PluginRegistry):
     def parse_response(
         self, provider: ProviderSpec, operation: str, data: Any, response: Response, params: dict[str, Any]
     ) -> Any:
-        result = self.pm.hook.llmplug_parse_response(
+        result = self._for_family("llmplug_parse_response", provider)(
             provider=provider, operation=operation, data=data, response=response, params=params
         )
         return data if result is None else result
 
     def stream_parser(self, provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any]:
-        parser = self.pm.hook.llmplug_stream_parser(provider=provider, operation=operation)
+        parser = self._for_family("llmplug_stream_parser", provider)(provider=provider, operation=operation)
         if parser is None:
             raise PluginError(f"no plugin parses {operation!r} streams for provider family {provider.family!r}")
         return parser
 
     def next_page(self, provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
-        return self.pm.hook.llmplug_next_page(provider=provider, operation=operation, params=params, result=result)
+        return self._for_family("llmplug_next_page", provider)(provider=provider, operation=operation, params=params, result=result)
 
     def parse_error(self, provider: ProviderSpec, operation: str, response: Response, body: Any) -> Any:
-        error = self.pm.hook.llmplug_parse_error(provider=provider, operation=operation, response=response, body=body)
+        error = self._for_family("llmplug_parse_error", provider)(provider=provider, operation=operation, response=response, body=body)
         return error if error is not None else status_error(provider, response, body)

@@ -40,6 +40,7 @@ __all__ = [
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "llmplug.providers.openai",
     "llmplug.providers.gemini",
+    "llmplug.providers.gemini.retry_info",
     "llmplug.transports.httpx",
     "llmplug.transports.requests",
     "llmplug.transports.urllib",

@@ -197,15 +197,11 @@ def _placeholders(template: str) -> list[str]:
 
 @hookimpl(trylast=True)
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
-    if provider.family != FAMILY:
-        return None
     return build_openai_request(provider, operation, params)
 
 
 @hookimpl(trylast=True)
 def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
-    if provider.family != FAMILY:
-        return None
     if api_key:
         request.headers["Authorization"] = f"Bearer {api_key}"
     return request
@@ -213,8 +209,6 @@ def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str 
 
 @hookimpl(trylast=True)
 def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
-    if provider.family != FAMILY:
-        return None
     model = get_operation(operation).result
     if provider.options.get("fill_tool_call_ids") and operation == "chat.create":
         _fill_tool_call_ids(data)
@@ -265,8 +259,6 @@ def _stream_error_message(data: dict[str, Any]) -> str:
 
 @hookimpl(trylast=True)
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
-    if provider.family != FAMILY:
-        return None
     options = provider.options
     if operation == "chat.create" and (options.get("stop_means_tool_calls") or options.get("fill_tool_call_ids")):
         parse: Callable[[SSEEvent], Any] = QuirkChunkParser(

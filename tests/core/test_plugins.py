@@ -311,3 +311,34 @@ def test_parse_response_gets_the_params_sent(api):
     with llmplug.new("openai", api_key="k", base_url=api.base_url, plugins=pm, transport="urllib") as client:
         client.create_chat_completion(USER, temperature=0.5)
     assert seen == [("chat.create", "gpt-4.1", 0.5)]  # the default model core filled in
+
+
+def test_a_familys_hooks_are_called_only_for_its_providers(api):
+    calls = []
+
+    class Other:  # registers family "other" and guards nothing
+        @llmplug.hookimpl
+        def llmplug_register_providers(self, register):
+            register(ProviderSpec(name="other", family="other", base_url=api.base_url, requires_key=False))
+
+        @llmplug.hookimpl(tryfirst=True)
+        def llmplug_build_request(self, provider, operation, params):
+            calls.append(("other", provider.name))
+            return Request("GET", provider.base_url + "/models")
+
+    class Everywhere:  # registers no provider: called for every family
+        @llmplug.hookimpl(wrapper=True)
+        def llmplug_build_request(self, provider, operation, params):
+            calls.append(("wrapper", provider.name))
+            return (yield)
+
+    pm = PluginManager(entry_points=False)
+    pm.register(Other(), name="other")
+    pm.register(Everywhere(), name="everywhere")
+    with llmplug.new("openai", api_key="k", base_url=api.base_url, plugins=pm, transport="urllib") as client:
+        assert client.create_chat_completion(USER).body.choices[0].message.content == "You said: hi"
+    assert calls == [("wrapper", "openai")]  # Other's unguarded hook never saw the openai call
+    calls.clear()
+    with llmplug.new("other", plugins=pm, transport="urllib", raise_for_status=False) as client:
+        client.request("GET", "/models")
+    assert calls == [("wrapper", "other"), ("other", "other")]

@@ -6,7 +6,8 @@ is the plugin module; each job has its room: :mod:`.request` and :mod:`.messages
 and thought signatures replayed), :mod:`.response` (Gemini's JSON to the core
 models, the finish-reason table), :mod:`.stream` (``streamGenerateContent``
 events to chunks), :mod:`.errors` (Google's error shape and ``RetryInfo``) and
-:mod:`.plugin` (registration and hooks). The provider does no I/O: ``models()``
+:mod:`.plugin` (registration and hooks); :mod:`.retry_info` is a built-in
+plugin of its own (``RetryInfo`` for ``gemini-openai`` too). The provider does no I/O: ``models()``
 follows ``nextPageToken`` through every page (``llmplug_next_page``). The
 choices made are documented in the README and docs/gemini.md.
 """
@@ -25,7 +26,6 @@ from .plugin import (
     llmplug_parse_response,
     llmplug_register_providers,
     llmplug_stream_parser,
-    retry_info_wrapper,
 )
 from .request import build_gemini_request, chat_body, embedding_body, map_tools, model_resource
 from .response import (
@@ -60,5 +60,4 @@ __all__ = [
     "llmplug_parse_response",
     "llmplug_register_providers",
     "llmplug_stream_parser",
-    "retry_info_wrapper",
 ]

@@ -9,7 +9,7 @@ registered by the OpenAI plugin), whoever built the error.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from llmplug.plugin import (
@@ -21,7 +21,7 @@ from llmplug.plugin import (
     SSEEvent,
 )
 
-from .errors import add_retry_info, parse_gemini_error
+from .errors import parse_gemini_error
 from .request import build_gemini_request
 from .response import parse_gemini_response
 from .stream import stream_parser
@@ -44,7 +44,6 @@ PROVIDERS = (
 )
 
 #: The spec option that asks for Google's ``RetryInfo`` to set ``retry_after``.
-RETRY_INFO_OPTION = "retry_info"
 
 
 @hookimpl
@@ -55,13 +54,11 @@ def llmplug_register_providers(register: Any) -> None:
 
 @hookimpl(trylast=True)
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
-    return build_gemini_request(provider, operation, params) if provider.family == FAMILY else None
+    return build_gemini_request(provider, operation, params)
 
 
 @hookimpl(trylast=True)
 def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
-    if provider.family != FAMILY:
-        return None
     if api_key:
         request.headers["x-goog-api-key"] = api_key
     return request
@@ -69,17 +66,17 @@ def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str 
 
 @hookimpl(trylast=True)
 def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
-    return parse_gemini_response(operation, data, response) if provider.family == FAMILY else None
+    return parse_gemini_response(operation, data, response)
 
 
 @hookimpl(trylast=True)
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
-    return stream_parser(operation) if provider.family == FAMILY else None
+    return stream_parser(operation)
 
 
 @hookimpl(trylast=True)
 def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
-    if provider.family != FAMILY or operation != "models.list":
+    if operation != "models.list":
         return None
     token = result.raw.get("nextPageToken") if isinstance(getattr(result, "raw", None), Mapping) else None
     return {**params, "pageToken": token} if token else None
@@ -87,16 +84,4 @@ def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, 
 
 @hookimpl(trylast=True)
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
-    return parse_gemini_error(provider, response, body) if provider.family == FAMILY else None
-
-
-@hookimpl(wrapper=True, specname="llmplug_parse_error")
-def retry_info_wrapper(
-    provider: ProviderSpec, operation: str, response: Response, body: Any
-) -> Generator[None, APIStatusError | None, APIStatusError | None]:
-    """For a provider with the ``retry_info`` option: the error the other plugins
-    built (or the default one) with ``retry_after`` from Google's ``RetryInfo``."""
-    error = yield
-    if not provider.options.get(RETRY_INFO_OPTION):
-        return error
-    return add_retry_info(provider, response, body, error)
+    return parse_gemini_error(provider, response, body)
