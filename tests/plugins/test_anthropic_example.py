@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import tokenize
 from collections.abc import Iterator
 from typing import Any
@@ -397,3 +398,14 @@ def code_lines(source: str) -> int:
 
 def test_the_example_stays_small():
     assert code_lines((PACKAGE / "llmplug_anthropic.py").read_text()) <= 150
+
+
+def test_the_walkthrough_quotes_the_real_file():
+    """Each excerpt in docs/plugins.md's walkthrough is the file's own lines (``...`` marks a cut)."""
+    source = (PACKAGE / "llmplug_anthropic.py").read_text()
+    docs = (EXAMPLES.parents[1] / "docs" / "plugins.md").read_text()
+    excerpts = re.findall(r'^```python title="llmplug_anthropic.py"\n(.*?)^```', docs, flags=re.S | re.M)
+    assert len(excerpts) >= 8
+    for excerpt in excerpts:
+        for piece in re.split(r"^[ \t]*\.\.\.\n", excerpt, flags=re.M):
+            assert piece in source, f"not in llmplug_anthropic.py:\n{piece}"

@@ -5,7 +5,8 @@ the mapping, against ``llmplug.plugin`` only, and does no I/O. One hook per job:
 
 - ``llmplug_build_request``: OpenAI-shaped chat params -> ``POST /messages``
   (system messages -> ``system``, tool calls -> ``tool_use`` blocks, tool
-  messages -> ``tool_result`` blocks, tools -> ``input_schema``...); ``GET /models``;
+  messages -> ``tool_result`` blocks, tools -> ``input_schema``...); any other
+  endpoint through ``client.request(method, path, ...)``;
 - ``llmplug_authenticate``: ``x-api-key`` and ``anthropic-version``;
 - ``llmplug_parse_response`` and ``llmplug_stream_parser``: a message, or the
   events of its stream, -> the core ``ChatCompletion`` / ``ChatCompletionChunk``;
@@ -179,8 +180,6 @@ class StreamParser:
         block = data.get("content_block") or data.get("delta") or {}
         if kind == "error":
             raise StreamError(f"the server reported an error mid-stream: {error_message(data)}", payload=event.data)
-        if kind == "message_stop":
-            return DONE
         if kind == "message_start":
             self.head, self.counts = data["message"], dict(data["message"].get("usage") or {})
             return self.chunk(data, role="assistant")
@@ -201,7 +200,8 @@ class StreamParser:
             signed = {"type": "thinking", "thinking": self.thinking, "signature": block.get("signature")}
             self.thinking, whole = "", block if block["type"] == "redacted_thinking" else signed
             return self.chunk(data, extra_content={"anthropic": {"thinking": [whole]}})
-        return SKIP  # ping, content_block_stop, empty text, blocks llmplug has no place for
+        # message_stop ends the stream; ping, content_block_stop, empty text and blocks with no place in a chunk carry nothing
+        return DONE if kind == "message_stop" else SKIP
 
     def chunk(self, data: dict[str, Any], finish: str | None = None, counts: Any = None, **delta: Any) -> Any:
         return shaped(ChatCompletionChunk, data, self.head, counts, delta=delta, finish_reason=finish)
