@@ -4,17 +4,15 @@ provider (``examples/plugins/llmplug-azure``) and a third-party transport,
 ``recording`` (``tests/plugins/fixtures/llmplug-recorder``).
 
 The packages are installed once for this module (offline: no index, no build
-isolation) and uninstalled after it, so the environment is left as found.
+isolation) and uninstalled after it, so the environment is left as found
+(``tests/plugins/packages.py``).
 """
 
 from __future__ import annotations
 
-import importlib
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -22,10 +20,10 @@ import pytest
 import llmplug
 from llmplug.core.plugins import PluginManager
 from tests.conftest import TEST_KEY
+from tests.plugins.packages import EXAMPLES, ROOT, installed_packages
 
-ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {
-    "llmplug-azure": (ROOT / "examples" / "plugins" / "llmplug-azure", "llmplug_azure"),
+    "llmplug-azure": (EXAMPLES / "llmplug-azure", "llmplug_azure"),
     "llmplug-recorder": (Path(__file__).resolve().parent / "fixtures" / "llmplug-recorder", "llmplug_recorder"),
 }
 USER = [{"role": "user", "content": "Say hello."}]
@@ -54,43 +52,11 @@ AZURE_CHAT = {
 AZURE_HEADERS = {"apim-request-id": "8f1d6c2e-0000-4000-8000-000000000000", "x-request-id": "req-azure-1"}
 
 
-def _pip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=300)
-
-
-def _installed(dist: str) -> bool:
-    try:
-        metadata.distribution(dist)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module", autouse=True)
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """pip-install the example packages (from copies, so no build files land in the tree)."""
-    missing = [dist for dist in PACKAGES if not _installed(dist)]
-    if missing:
-        where = tmp_path_factory.mktemp("plugin-packages")
-        copies = []
-        for dist in missing:
-            copies.append(str(where / dist))
-            shutil.copytree(PACKAGES[dist][0], where / dist, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-        done = _pip("install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index", *copies)
-        if done.returncode != 0:
-            pytest.fail(
-                "could not install the example plugin packages (offline, without build isolation: "
-                "run pip install -e '.[test]', which brings setuptools>=70.1):\n" + done.stdout + done.stderr
-            )
-        importlib.invalidate_caches()
-    try:
+    with installed_packages(PACKAGES, tmp_path_factory.mktemp("plugin-packages")):
         yield
-    finally:
-        if missing:
-            _pip("uninstall", "--quiet", "--yes", *missing)
-            importlib.invalidate_caches()
-        for _, module in PACKAGES.values():
-            sys.modules.pop(module, None)
 
 
 @pytest.fixture(autouse=True)

@@ -62,7 +62,7 @@ def test_plugins_import_only_the_public_api(path: Path) -> None:
 
 def test_the_examples_are_found() -> None:
     names = {p.name for p in PLUGIN_FILES}
-    assert {"llmplug_azure.py", "llmplug_recorder.py", "openai.py", "httpx.py", "urllib.py"} <= names
+    assert {"llmplug_azure.py", "llmplug_anthropic.py", "llmplug_recorder.py", "openai.py", "httpx.py", "urllib.py"} <= names
 
 
 def test_the_operations_table_matches_the_operations() -> None:
