@@ -54,8 +54,6 @@ def llmplug_register_providers(register):
 
 @llmplug.hookimpl
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
-    if provider.family != FAMILY:
-        return None  # not ours: the OpenAI and Gemini plugins answer for their families
     if operation == "chat.create":
         require_model(provider, operation, params)  # core filled in the default model, unless it was set to None
         accept = "text/event-stream" if params.get("stream") else "application/json"
@@ -117,8 +115,6 @@ def anthropic_tool(tool: dict[str, Any]) -> dict[str, Any]:
 
 @llmplug.hookimpl
 def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
-    if provider.family != FAMILY:
-        return None
     if api_key:
         request.headers["x-api-key"] = api_key  # redacted in every repr, error and log line
     request.headers.setdefault("anthropic-version", API_VERSION)  # headers={...} on llmplug.new may pick another
@@ -160,7 +156,7 @@ def completion(data: dict[str, Any]) -> ChatCompletion:
 
 @llmplug.hookimpl
 def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any) -> Any:
-    if provider.family != FAMILY or not isinstance(data, dict):
+    if not isinstance(data, dict):
         return None
     return completion(data) if operation == "chat.create" else data  # client.request(): the JSON as it is
 
@@ -210,12 +206,12 @@ class StreamParser:
 @llmplug.hookimpl
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Any:
     # A stream is whole only at message_stop (DONE), and with a stop reason (the finish_reason of message_delta).
-    return Terminated(StreamParser(), by="done") if provider.family == FAMILY else None
+    return Terminated(StreamParser(), by="done")
 
 
 @llmplug.hookimpl
 def llmplug_parse_error(provider: ProviderSpec, response: Any, body: Any) -> Any:
-    if provider.family != FAMILY or not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+    if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
         return None
     # "Overloaded (overloaded_error)"; request_id from the request-id header; 529 is a 5xx: retried, InternalServerError
     return make_status_error(
