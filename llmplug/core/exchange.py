@@ -347,6 +347,8 @@ class Pages:
     def merge(self, first: ApiResult, page: ApiResult) -> None:
         """Add ``page``'s items to ``first``."""
         first.body.data.extend(page.body.data)
+        if isinstance(first.body.shaped, dict) and isinstance(page.body.shaped, dict):  # dict access sees every item
+            first.body.shaped["data"] = [*first.body.shaped.get("data", []), *page.body.shaped.get("data", [])]
         self.pages.append(page.body.raw)
 
     def result(self, first: ApiResult) -> ApiResult:

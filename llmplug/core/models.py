@@ -52,29 +52,43 @@ __all__ = [
 
 @attrs.define(slots=True, kw_only=True)
 class Model:
-    """Base of every result model: attribute access plus the raw JSON."""
+    """Base of every result model: attribute access plus the raw JSON.
+
+    Dict access (``model["choices"]``, ``in``, ``keys()``...) reads the JSON in
+    the normalised (OpenAI) shape, the same on every provider: ``.raw`` itself,
+    or, for a provider whose own JSON has another shape (Gemini's native API),
+    ``.shaped``, while ``.raw`` keeps exactly what that server sent. An
+    attribute that is no field falls back to ``.raw`` (the provider's fields).
+    """
 
     raw: Any = attrs.field(factory=dict, repr=False, eq=False)
+    #: The normalised JSON when ``.raw`` is a provider's own shape; else ``None``.
+    shaped: Any = attrs.field(default=None, repr=False, eq=False)
+
+    def _json(self) -> Any:
+        shaped = self.shaped
+        return self.raw if shaped is None else shaped
 
     def __getitem__(self, key: Any) -> Any:
-        """Dict-style access to the raw JSON, as in the Lua library."""
-        return self.raw[key]
+        """Dict-style access to the (normalised) JSON, as in the Lua library."""
+        return self._json()[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.raw.get(key, default) if isinstance(self.raw, dict) else default
+        data = self._json()
+        return data.get(key, default) if isinstance(data, dict) else default
 
     # A read-only mapping over ``.raw`` (a sequence when ``.raw`` is a list). No
     # ``__len__`` on purpose: it would make a model with an empty body falsy.
 
     def __contains__(self, key: object) -> bool:
-        """``key in model``: a key of ``.raw`` (an element, when ``.raw`` is a list)."""
-        raw = self.raw
-        return key in raw if isinstance(raw, (dict, list)) else False
+        """``key in model``: a key of the JSON (an element, when it is a list)."""
+        data = self._json()
+        return key in data if isinstance(data, (dict, list)) else False
 
     def __iter__(self) -> Iterator[Any]:
-        """The keys of ``.raw`` (its elements, when ``.raw`` is a list)."""
-        raw = self.raw
-        return iter(raw) if isinstance(raw, (dict, list)) else iter(())
+        """The keys of the JSON (its elements, when it is a list)."""
+        data = self._json()
+        return iter(data) if isinstance(data, (dict, list)) else iter(())
 
     def keys(self) -> KeysView[Any]:
         """The keys of ``.raw`` (none when it is not a dict), so ``dict(model)`` works."""
@@ -89,12 +103,13 @@ class Model:
         return self._mapping().items()
 
     def _mapping(self) -> dict[Any, Any]:
-        raw = self.raw
-        return raw if isinstance(raw, dict) else {}
+        data = self._json()
+        return data if isinstance(data, dict) else {}
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when no attribute of that name exists: fall back to raw JSON.
-        if name.startswith("_") or name == "raw":
+        # The provider's own fields (``.raw``), so Gemini's ``candidates`` reads as an attribute.
+        if name.startswith("_") or name in ("raw", "shaped"):
             raise AttributeError(name)
         try:
             raw = object.__getattribute__(self, "raw")

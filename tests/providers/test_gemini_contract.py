@@ -500,6 +500,19 @@ def test_models_follows_every_page(gemini, api):
     assert len(pages) == (len(MODELS) + 1) // 2 >= 2
     assert pages[0].query == {"pageSize": ["2"]} and "pageToken" in pages[1].query
     assert len(body.raw["models"]) == 2 and len(body.raw["next_pages"]) == len(pages) - 1
+    assert [m["id"] for m in body["data"]] == body.ids  # dict access: OpenAI's shape, every page
+
+
+def test_dict_access_has_openais_shape_while_raw_keeps_geminis(gemini, api):
+    user = [{"role": "user", "content": "Say hi"}]
+    _, body, _ = gemini.create_chat_completion(user)
+    assert body["choices"][0]["message"]["content"] == "You said: Say hi" == body.choices[0].message.content
+    assert "choices" in body and "candidates" not in body and "candidates" in body.raw
+    assert body["object"] == "chat.completion" and body["usage"]["total_tokens"] == body.usage.total_tokens
+    streamed = gemini.create_chat_completion(user, chunk_callback=lambda chunk: None).body
+    assert streamed["choices"][0]["message"]["content"] == "You said: Say hi"
+    _, vectors, _ = gemini.embedding("hello")
+    assert vectors["object"] == "list" and vectors["data"][0]["embedding"] == vectors.data[0].embedding
 
 
 def test_request_any_endpoint(gemini, api):

@@ -268,6 +268,7 @@ def _openai_shaped(data: Mapping[str, Any], choices: list[dict[str, Any]], cls: 
     }
     result = structure(shaped, cls)
     result.raw = data  # type: ignore[attr-defined]
+    result.shaped = shaped  # type: ignore[attr-defined]  # dict access: the same shape as OpenAI's
     return result
 
 
@@ -283,12 +284,18 @@ def embeddings_from_gemini(data: Any, model: str | None) -> EmbeddingList:
         for i, item in enumerate(found)
         if isinstance(item, Mapping)
     ]
-    shaped = usage(data.get("usageMetadata"))
+    counts = usage(data.get("usageMetadata"))
     return EmbeddingList(
         data=items,
         model=model,
-        usage=structure(shaped, Usage) if shaped is not None else None,
+        usage=structure(counts, Usage) if counts is not None else None,
         raw=data,
+        shaped={
+            "object": "list",
+            "data": [{"object": "embedding", "index": e.index, "embedding": e.embedding} for e in items],
+            "model": model,
+            "usage": counts,
+        },
     )
 
 
@@ -296,18 +303,22 @@ def model_from_gemini(entry: Any) -> ModelInfo:
     """A Gemini ``Model`` as :class:`ModelInfo` (``id`` without ``models/``, raw kept)."""
     if not isinstance(entry, Mapping):
         return structure(entry, ModelInfo)
-    return ModelInfo(
+    info = ModelInfo(
         id=model_id(str(entry.get("name") or entry.get("baseModelId") or "")),
         owned_by="google",
         display_name=entry.get("displayName"),
         raw=entry,
     )
+    # OpenAI's keys over Gemini's own ("name", "inputTokenLimit"... stay readable too).
+    info.shaped = {**entry, "id": info.id, "object": "model", "created": None, "owned_by": "google"}
+    return info
 
 
 def models_from_gemini(data: Any) -> ModelList:
     if not isinstance(data, Mapping):
         return structure(data, ModelList)
-    return ModelList(data=[model_from_gemini(entry) for entry in data.get("models") or []], raw=data)
+    models = [model_from_gemini(entry) for entry in data.get("models") or []]
+    return ModelList(data=models, raw=data, shaped={"object": "list", "data": [m.shaped for m in models]})
 
 
 def parse_gemini_response(operation: str, data: Any, response: Response) -> Any:
