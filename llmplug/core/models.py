@@ -56,7 +56,7 @@ class Model:
 
     Dict access (``model["choices"]``, ``in``, ``keys()``...) reads the JSON in
     the normalised (OpenAI) shape, the same on every provider: ``.raw`` itself,
-    or, for a provider whose own JSON has another shape (Gemini's native API),
+    or, for a provider whose own JSON has another shape (a native, non-OpenAI API),
     ``.shaped``, while ``.raw`` keeps exactly what that server sent. An
     attribute that is no field falls back to ``.raw`` (the provider's fields).
     """
@@ -108,7 +108,7 @@ class Model:
 
     def __getattr__(self, name: str) -> Any:
         # Only reached when no attribute of that name exists: fall back to raw JSON.
-        # The provider's own fields (``.raw``), so Gemini's ``candidates`` reads as an attribute.
+        # The provider's own fields (``.raw``): a native API's extra keys read as attributes.
         if name.startswith("_") or name in ("raw", "shaped"):
             raise AttributeError(name)
         try:

@@ -27,7 +27,8 @@ from .errors import PluginError
 from .hookspecs import PROJECT
 
 __all__ = [
-    "BUILTIN_PLUGINS",
+    "BUILTIN_PACKAGES",
+    "builtin_plugins",
     "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
     "HOOK_NAMES",
@@ -36,15 +37,14 @@ __all__ = [
     "PluginLoader",
 ]
 
-#: Modules registered as plugins in every manager, in this order.
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "llmplug.providers.openai",
-    "llmplug.providers.gemini",
-    "llmplug.providers.gemini.retry_info",
-    "llmplug.transports.httpx",
-    "llmplug.transports.requests",
-    "llmplug.transports.urllib",
-)
+#: The packages of the built-in plugins; each lists its plugin modules in ``PLUGINS``
+#: (core names no provider and no transport itself).
+BUILTIN_PACKAGES: tuple[str, ...] = ("llmplug.providers", "llmplug.transports")
+
+
+def builtin_plugins() -> tuple[str, ...]:
+    """The modules registered as plugins in every manager, in this order."""
+    return tuple(name for package in BUILTIN_PACKAGES for name in importlib.import_module(package).PLUGINS)
 ENTRY_POINT_GROUP = PROJECT
 DISABLE_ENV = "LLMPLUG_DISABLE_PLUGINS"
 ONLY_ENV = "LLMPLUG_LOAD_PLUGINS"
@@ -93,14 +93,14 @@ class PluginLoader:
     def __init__(
         self,
         *,
-        builtins: tuple[str, ...] = BUILTIN_PLUGINS,
+        builtins: tuple[str, ...] | None = None,
         entry_points: bool = True,
         disable: Collection[str] | None = None,
         only: Collection[str] | None = None,
     ) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
-        self._builtins = builtins
+        self._given_builtins = builtins
         self._entry_points = entry_points
         self._disable = disable
         self._only = only
@@ -109,6 +109,11 @@ class PluginLoader:
         #: plugin name -> where an entry-point plugin came from.
         self._sources: dict[str, _Source] = {}
         self._clear_tables()
+
+    @property
+    def _builtins(self) -> tuple[str, ...]:
+        """The built-in plugin modules this manager registers (read when first needed)."""
+        return self._given_builtins if self._given_builtins is not None else builtin_plugins()
 
     @property
     def distributions(self) -> dict[str, str]:

@@ -20,12 +20,20 @@ from __future__ import annotations
 import threading
 
 from .plugin_hooks import TypedHooks
-from .plugin_loader import BUILTIN_PLUGINS, DISABLE_ENV, ENTRY_POINT_GROUP, HOOK_NAMES, ONLY_ENV, REGISTRATION_HOOKS
+from .plugin_loader import (
+    BUILTIN_PACKAGES,
+    DISABLE_ENV,
+    ENTRY_POINT_GROUP,
+    HOOK_NAMES,
+    ONLY_ENV,
+    REGISTRATION_HOOKS,
+    builtin_plugins,
+)
 from .plugin_registry import PluginInfo, TransportStatus
 
 #: What this module has always exported: the manager, its listing, and the loader's constants.
 __all__ = [
-    "BUILTIN_PLUGINS", "DISABLE_ENV", "ENTRY_POINT_GROUP", "HOOK_NAMES", "ONLY_ENV", "REGISTRATION_HOOKS",
+    "BUILTIN_PACKAGES", "DISABLE_ENV", "ENTRY_POINT_GROUP", "HOOK_NAMES", "ONLY_ENV", "REGISTRATION_HOOKS", "builtin_plugins",
     "PluginInfo", "PluginManager", "TransportStatus", "default_plugin_manager", "plugins",
 ]
 

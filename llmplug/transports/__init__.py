@@ -5,3 +5,6 @@ and imports its backend library only when the transport is built.
 ``llmplug.transports()`` (a function of the ``llmplug`` package) lists every
 transport name.
 """
+
+#: The built-in transport plugin modules, registered in this order in every manager.
+PLUGINS = ("llmplug.transports.httpx", "llmplug.transports.requests", "llmplug.transports.urllib")

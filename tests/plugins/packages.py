@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from llmplug.core import plugins as plugins_module
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "plugins"
 
@@ -41,7 +43,9 @@ def is_installed(dist: str) -> bool:
 def installed_packages(packages: Mapping[str, tuple[Path, str]], workdir: Path) -> Iterator[None]:
     """``packages`` (distribution name -> (source folder, module)) installed for the
     ``with`` block: those missing are pip-installed from copies in ``workdir`` and
-    uninstalled after; every module is dropped from ``sys.modules`` after."""
+    uninstalled after; every module is dropped from ``sys.modules`` after, and the
+    process-wide plugin manager is made anew on both sides (so no test before or
+    after sees a plugin loaded while the packages were here)."""
     missing = [dist for dist in packages if not is_installed(dist)]
     if missing:
         copies = []
@@ -55,6 +59,7 @@ def installed_packages(packages: Mapping[str, tuple[Path, str]], workdir: Path) 
                 "run pip install -e '.[test]', which brings setuptools>=70.1):\n" + done.stdout + done.stderr
             )
         importlib.invalidate_caches()
+    plugins_module._default = None
     try:
         yield
     finally:
@@ -63,3 +68,4 @@ def installed_packages(packages: Mapping[str, tuple[Path, str]], workdir: Path) 
             importlib.invalidate_caches()
         for _, module in packages.values():
             sys.modules.pop(module, None)
+        plugins_module._default = None

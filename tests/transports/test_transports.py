@@ -72,9 +72,9 @@ def free_port() -> int:
 
 
 def test_builtin_plugins_list_the_transport_modules() -> None:
-    from llmplug.core.plugins import BUILTIN_PLUGINS
+    from llmplug.core.plugins import builtin_plugins
 
-    assert [m for m in BUILTIN_PLUGINS if m.startswith("llmplug.transports.")] == [
+    assert [m for m in builtin_plugins() if m.startswith("llmplug.transports.")] == [
         MODULES[n] for n in ("httpx", "requests", "urllib")
     ]
 
