@@ -15,14 +15,13 @@ from typing import Any
 from .deadline import Deadline, DeadlineStream
 from .errors import APIError
 from .exchange import USER_AGENT, ApiResult, Done, Exchange, Fail, OpenStream, Pages, ReadBody, Send, Settings, Step
-from .http import Headers, Request, Response, Timeout, Transport
+from .http import WAITING, Headers, Request, Response, Timeout, Transport
 from .values import NOT_GIVEN, Secret
 from .operations import get_operation
 from .plugins import PluginManager
 from .retry import RetryPolicy
 from .specs import ProviderSpec
 from .streaming import Stream, accumulator_for, iter_events
-from .transport_support import WAITING
 
 __all__ = ["ApiResult", "Dispatcher"]
 

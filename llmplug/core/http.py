@@ -27,6 +27,7 @@ __all__ = [
     "Response",
     "SENSITIVE_HEADERS",
     "SENSITIVE_QUERY_PARAMS",
+    "WAITING",
     "Timeout",
     "Transport",
 ]
@@ -36,6 +37,8 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-goog-api-key", "api-key", "x-api-key", "cookie", "set-cookie"}
 )
 REDACTED = "[REDACTED]"
+#: The phase named in an error raised while a response head is awaited.
+WAITING = "waiting for the response to"
 #: Query parameters whose values are secrets (some APIs take the key as ``?key=``).
 SENSITIVE_QUERY_PARAMS = frozenset({"key", "api_key", "apikey", "api-key", "access_token", "token"})
 

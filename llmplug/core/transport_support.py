@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from .errors import APIConnectionError, APIError, APITimeoutError, StreamError
-from .http import REDACTED, SENSITIVE_HEADERS, SENSITIVE_QUERY_PARAMS, Headers, Request, redact_url
+from .http import REDACTED, SENSITIVE_HEADERS, WAITING, SENSITIVE_QUERY_PARAMS, Headers, Request, redact_url
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -109,8 +109,6 @@ def lookup_error(table: ErrorTable, exc: BaseException) -> type[APIConnectionErr
     return None
 
 
-#: The phase named in an error raised while a transport waits for the response head.
-WAITING = "waiting for the response to"
 
 
 @contextlib.contextmanager
