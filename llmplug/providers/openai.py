@@ -12,7 +12,10 @@ no ``index``) a generated id ``call_<hex>``, the same on every chunk of that
 call and in the assembled message, so the next turn's ``tool`` message can
 refer to it. Non-streamed, the id is filled in ``.raw`` too, since a history is
 built from it. ``stream_include_usage`` says the server takes
-``stream_options.include_usage``, which chat sessions ask for when they stream. ``retry_info`` asks
+``stream_options.include_usage``, which chat sessions ask for when they stream;
+``embeddings_base64`` asks for embeddings as base64 when the caller named no
+``encoding_format`` (a quarter of the bytes, decoded with ``array``, as
+openai-python does) and hands back the same lists of floats. ``retry_info`` asks
 the ``gemini`` plugin's ``llmplug_parse_error`` wrapper to set ``retry_after`` from Google's ``RetryInfo``. Extra fields such as thought signatures
 (``extra_content.google.thought_signature``) stay on the tool call, so a
 replayed history sends them back unchanged.
@@ -20,7 +23,10 @@ replayed history sends them back unchanged.
 
 from __future__ import annotations
 
+import array
+import base64
 import os
+import sys
 import uuid
 from functools import partial
 from typing import Any, Callable
@@ -87,7 +93,7 @@ PROVIDERS = (
             "completions.create": {"model": "gpt-3.5-turbo-instruct", "temperature": 0.5, "max_tokens": 600},
             "embeddings.create": {"model": "text-embedding-3-small"},
         },
-        options={"stream_include_usage": True},
+        options={"stream_include_usage": True, "embeddings_base64": True},
         user_options=("organization", "project"),
         description="OpenAI's API (options: organization=, project=; or OPENAI_ORG_ID, OPENAI_PROJECT_ID)",
     ),
@@ -175,6 +181,8 @@ def build_openai_request(provider: ProviderSpec, operation: str, params: dict[st
         url += query_string(params)
     elif method != "DELETE" or params:
         require_model(provider, operation, params)  # core filled in the spec's defaults and default model
+        if _sends_base64(provider, operation, params):
+            params["encoding_format"] = "base64"
         content = encode_json(params)
         headers["Content-Type"] = "application/json"
     for option, env, header in _ACCOUNT_HEADERS:
@@ -208,16 +216,38 @@ def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str 
 
 
 @hookimpl(trylast=True)
-def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
+def llmplug_parse_response(
+    provider: ProviderSpec, operation: str, data: Any, response: Response, params: dict[str, Any]
+) -> Any:
     model = get_operation(operation).result
     if provider.options.get("fill_tool_call_ids") and operation == "chat.create":
         _fill_tool_call_ids(data)
+    if _sends_base64(provider, operation, params):
+        _floats_from_base64(data)
     result = data if model is None else structure(data, model)
     if provider.options.get("stop_means_tool_calls") and isinstance(result, ChatCompletion):
         for choice in result.choices:
             if choice.finish_reason == "stop" and choice.message.tool_calls:
                 choice.finish_reason = "tool_calls"
     return result
+
+
+def _sends_base64(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> bool:
+    """Whether embeddings are asked for as base64 on the caller's behalf (it named no format)."""
+    return operation == "embeddings.create" and bool(provider.options.get("embeddings_base64")) and (
+        "encoding_format" not in params
+    )
+
+
+def _floats_from_base64(data: Any) -> None:
+    """Turn each base64 embedding of ``data`` (little-endian float32) back into the list of floats."""
+    for item in data.get("data") or () if isinstance(data, dict) else ():
+        encoded = item.get("embedding") if isinstance(item, dict) else None
+        if isinstance(encoded, str):
+            values = array.array("f", base64.b64decode(encoded))
+            if sys.byteorder == "big":
+                values.byteswap()
+            item["embedding"] = values.tolist()
 
 
 def new_call_id() -> str:

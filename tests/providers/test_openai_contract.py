@@ -10,6 +10,7 @@ import time
 import pytest
 
 import llmplug
+from llmplug.testing.openai_api import embedding_vector
 from llmplug.core import models as m
 from llmplug.testing.openai_api import REFUSAL, chat_completion_events
 from tests.conftest import TEST_KEY
@@ -209,10 +210,23 @@ def test_embedding_one_and_many(client, api):
     _, body, _ = client.embedding("hello")
     assert isinstance(body, m.EmbeddingList)
     assert len(body.data) == 1 and len(body.data[0].embedding) == 8
-    assert api.last_request.json == {"model": "text-embedding-3-small", "input": "hello"}
+    # No format named: asked as base64 (a quarter of the bytes), handed back as the floats.
+    assert api.last_request.json == {"model": "text-embedding-3-small", "input": "hello", "encoding_format": "base64"}
+    assert body.data[0].embedding == embedding_vector("hello") == body["data"][0]["embedding"]
     _, body, _ = client.embedding(["a", "b", "c"], dimensions=4)
     assert [len(v) for v in body.vectors] == [4, 4, 4]
     assert body.vectors[0] != body.vectors[1]
+
+
+@pytest.mark.parametrize("fmt", ["float", "base64"])
+def test_embedding_format_named_by_the_caller_is_kept(client, api, fmt):
+    _, body, _ = client.embedding("hello", encoding_format=fmt)
+    assert api.last_request.json["encoding_format"] == fmt
+    expected = embedding_vector("hello")
+    if fmt == "float":
+        assert body.data[0].embedding == expected
+    else:  # the caller asked for base64: it gets the string, as the server sent it
+        assert isinstance(body.data[0].embedding, str) and len(body.data[0].embedding) == 44
 
 
 def test_moderation(client, api):
