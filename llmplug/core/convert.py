@@ -12,7 +12,7 @@ import base64
 from typing import Any, Callable, Optional, TypeVar
 
 from .logs import logger
-from .models import Model, Usage
+from .models import ChatCompletionChunk, ChunkChoice, ChunkDelta, FunctionCallDelta, Model, ToolCallDelta, Usage
 
 __all__ = ["get_converter", "structure"]
 
@@ -74,8 +74,75 @@ def _build_converter() -> Any:
     return converter
 
 
+def _function_delta(data: Any) -> FunctionCallDelta | None | bool:
+    if data is None:
+        return None
+    if type(data) is not dict:
+        return False
+    return FunctionCallDelta(name=data.get("name"), arguments=data.get("arguments"), raw=data)
+
+
+def _fast_chunk(data: Any) -> ChatCompletionChunk | None:
+    """A chat chunk built by hand, field for field what the converter builds
+    (scalars as sent, each model's ``.raw`` its own dict), for the common shape;
+    ``None`` for anything else (usage, a wrong type), which takes the converter.
+    A stream structures one chunk per event: this is its hot path."""
+    if type(data) is not dict or data.get("usage") is not None:
+        return None
+    raw_choices = data.get("choices", ())
+    if type(raw_choices) is not list and raw_choices != ():
+        return None
+    choices = []
+    for c in raw_choices:
+        if type(c) is not dict:
+            return None
+        d = c.get("delta", _NO_DELTA)
+        if d is _NO_DELTA:
+            delta = ChunkDelta()
+        elif type(d) is not dict:
+            return None
+        else:
+            calls = d.get("tool_calls")
+            tool_calls = None
+            if calls is not None:
+                if type(calls) is not list:
+                    return None
+                tool_calls = []
+                for t in calls:
+                    if type(t) is not dict:
+                        return None
+                    function = _function_delta(t.get("function"))
+                    if function is False:
+                        return None
+                    tool_calls.append(ToolCallDelta(
+                        index=t.get("index"), id=t.get("id"), type=t.get("type"), function=function, raw=t
+                    ))
+            legacy = _function_delta(d.get("function_call"))
+            if legacy is False:
+                return None
+            delta = ChunkDelta(
+                role=d.get("role"), content=d.get("content"), tool_calls=tool_calls, function_call=legacy,
+                refusal=d.get("refusal"), reasoning=d.get("reasoning"), raw=d,
+            )
+        choices.append(ChunkChoice(
+            index=c.get("index", 0), delta=delta, finish_reason=c.get("finish_reason"), logprobs=c.get("logprobs"), raw=c
+        ))
+    return ChatCompletionChunk(
+        id=data.get("id"), object=data.get("object", "chat.completion.chunk"), created=data.get("created"),
+        model=data.get("model"), choices=choices, usage=None, system_fingerprint=data.get("system_fingerprint"),
+        raw=data,
+    )
+
+
+_NO_DELTA: Any = object()
+
+
 def structure(data: Any, cls: type[T]) -> T:
     """Build ``cls`` from decoded JSON; on a shape the model cannot take, keep it raw."""
+    if cls is ChatCompletionChunk:
+        chunk = _fast_chunk(data)
+        if chunk is not None:
+            return chunk  # type: ignore[return-value]
     try:
         return get_converter().structure(data, cls)
     except Exception as exc:  # a wrong-typed field must not lose the answer

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import attrs
 import pytest
 
-from llmplug.core.convert import structure
+from llmplug.core.convert import get_converter, structure
 from llmplug.core.encoding import encode_json, encode_multipart
 from llmplug.core import models as m
 
@@ -106,3 +108,58 @@ def test_model_over_a_list_or_odd_raw():
     assert bool(listing) is True
     odd = structure("text", m.ModelList)
     assert "t" not in odd and list(odd) == [] and bool(odd) is True
+
+
+# ---------------------------------------------------------------- the chunk fast path
+
+CHUNK_SHAPES = [
+    {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "system_fingerprint": "fp",
+     "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None, "logprobs": None}]},
+    {"id": "c", "choices": [{"index": 0, "delta": {"content": "Hi", "refusal": None}}]},
+    {"id": "c", "choices": [{"index": 1, "delta": {"refusal": "No"}, "logprobs": {"refusal": [{"token": "No"}]}}]},
+    {"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}, "extra": 1},
+        {"index": 1, "function": {"arguments": "{}"}}, {"id": ""}]}}]},
+    {"choices": [{"index": 0, "delta": {"function_call": {"name": "f", "arguments": "{"}}, "finish_reason": "stop"}]},
+    {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "extra_field": "kept"}], "provider": "x"},
+    {"choices": [{"delta": {"reasoning": "hm", "content": None}}]},
+    {"choices": [{"index": 0}]},  # no delta: the default one
+    {"choices": []},
+    {},
+    {"object": None, "index": None, "choices": [{"index": None, "delta": {"role": None}}]},
+    # Shapes the fast path leaves to the converter: usage, wrong types, odd bodies.
+    {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}},
+    {"choices": None},
+    {"choices": [{"delta": None}]},
+    {"choices": [{"delta": {"tool_calls": "x"}}]},
+    {"choices": [{"delta": {"tool_calls": [{"function": "f"}]}}]},
+    {"choices": ["not a choice"]},
+    [1, 2],
+    "text",
+]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Field for field, ``.raw`` and ``.shaped`` included (model equality leaves them out)."""
+    if isinstance(a, m.Model) or isinstance(b, m.Model):
+        return (type(a) is type(b) and a.raw == b.raw and a.shaped == b.shaped
+                and all(_same(getattr(a, f.name), getattr(b, f.name)) for f in attrs.fields(type(a))))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b and type(a) is type(b)
+
+
+def _converted(data: Any) -> Any:
+    """What the converter alone makes of ``data`` (with structure()'s fallback)."""
+    try:
+        return get_converter().structure(data, m.ChatCompletionChunk)
+    except Exception:
+        return m.ChatCompletionChunk(raw=data)
+
+
+@pytest.mark.parametrize("data", CHUNK_SHAPES, ids=range(len(CHUNK_SHAPES)))
+def test_the_chunk_fast_path_builds_what_the_converter_builds(data: Any) -> None:
+    fast = structure(data, m.ChatCompletionChunk)
+    assert _same(fast, _converted(data))
+    if fast.choices and isinstance(fast.choices[0].raw.get("delta"), dict):
+        assert fast.choices[0].delta.raw is fast.choices[0].raw["delta"]  # the decoded dict itself, not a copy
