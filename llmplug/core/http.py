@@ -7,6 +7,7 @@ is a :class:`ByteStream` read incrementally. Nothing here does I/O.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -215,6 +216,10 @@ class Request:
         return f"<Request {self.method} {redact_url(self.url)} headers={self.headers.redacted()} content={size} bytes>"
 
 
+#: A control character other than tab, or DEL: what no header value may hold.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def check_headers(headers: Headers) -> None:
     """Raise ConfigurationError for a header no transport could send: a value that
     is not a string, or that holds a control or non-ASCII character (the value
@@ -222,7 +227,7 @@ def check_headers(headers: Headers) -> None:
     for name, value in headers.items():
         if not isinstance(value, str):
             raise ConfigurationError(f"header {name!r} must be a string, not {type(value).__name__}")
-        if not value.isascii() or any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in value):
+        if not value.isascii() or _CONTROL.search(value) is not None:
             what = "the API key" if name.lower() in SENSITIVE_HEADERS else f"header {name!r}"
             raise ConfigurationError(
                 f"{what} holds a control, newline or non-ASCII character: check it was copied whole "
