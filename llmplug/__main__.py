@@ -38,32 +38,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _chat(args: argparse.Namespace) -> int:
-    with contextlib.ExitStack() as stack:
-        options: dict[str, Any] = {"transport": args.transport}
-        provider = args.provider or "openai"
-        if args.offline:
-            from llmplug.testing import FakeAPI
-
-            fake = stack.enter_context(FakeAPI())
-            provider, options["base_url"] = "openai-compatible", fake.base_url
-            options["default_model"] = args.model or "fake-model"
-        elif args.base_url:
-            options["base_url"] = args.base_url
-        client = stack.enter_context(llmplug.new(provider, **options))
-        messages = [{"role": "system", "content": args.system}] if args.system else []
-        messages.append({"role": "user", "content": args.prompt})
-        params = {"model": args.model} if args.model else {}
-        if args.no_stream:
-            _, body, _ = client.create_chat_completion(messages, **params)
-            message = body.choices[0].message if body.choices else None
-            print(str(body) or (message.refusal if message is not None and message.refusal else ""))
-            return 0
-        client.create_chat_completion(messages, chunk_callback=_show, **params)
-        print()
-    return 0
-
-
 class _StreamedText:
     """Streamed text on stdout; remembers a line left open, so an error line starts on its own."""
 
@@ -84,7 +58,30 @@ class _StreamedText:
             self.open_line = False
 
 
-_show = _StreamedText()
+def _chat(args: argparse.Namespace, show: _StreamedText) -> int:
+    with contextlib.ExitStack() as stack:
+        options: dict[str, Any] = {"transport": args.transport}
+        provider = args.provider or "openai"
+        if args.offline:
+            from llmplug.testing import FakeAPI
+
+            fake = stack.enter_context(FakeAPI())
+            provider, options["base_url"] = "openai-compatible", fake.base_url
+            options["default_model"] = args.model or "fake-model"
+        elif args.base_url:
+            options["base_url"] = args.base_url
+        client = stack.enter_context(llmplug.new(provider, **options))
+        messages = [{"role": "system", "content": args.system}] if args.system else []
+        messages.append({"role": "user", "content": args.prompt})
+        params = {"model": args.model} if args.model else {}
+        if args.no_stream:
+            _, body, _ = client.create_chat_completion(messages, **params)
+            message = body.choices[0].message if body.choices else None
+            print(str(body) or (message.refusal if message is not None and message.refusal else ""))
+            return 0
+        client.create_chat_completion(messages, chunk_callback=show, **params)
+        print()
+    return 0
 
 
 #: The library's hints in Python words, and the same in the command line's.
@@ -127,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = [flag for flag, value in (("--provider", args.provider), ("--base-url", args.base_url)) if value is not None]
         if given:
             args.usage_parser.error(f"--offline uses the bundled fake API: it cannot be combined with {' or '.join(given)}")
+    show = _StreamedText()  # one per run: what it remembers is about this run's output
     try:
         if args.command == "providers":
             print("\n".join(llmplug.providers()))
@@ -140,9 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 registers = ", ".join([*info.providers, *info.transports]) or "-"
                 print(f"{info.name}  ({source})  registers: {registers}")
             return 0
-        return _chat(args)
+        return _chat(args, show)
     except llmplug.LLMPlugError as exc:
-        _show.end_line()  # a stream broke mid-line: end its partial text first
+        show.end_line()  # a stream broke mid-line: end its partial text first
         print(f"llmplug: error: {_cli_words(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

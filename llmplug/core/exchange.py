@@ -155,7 +155,6 @@ class Exchange:
         self.deadline: float | None = None if limits.total is None else clock() + limits.total
         self.attempt = 0
         self._redirects = 0
-        self._reading: Response | None = None  # the response whose body is being read for an error
 
     # ------------------------------------------------------------ requests
 
@@ -203,7 +202,6 @@ class Exchange:
                 logger.debug("redirected %s -> %s %s", redact_url(request.url), follow.method, redact_url(follow.url))
                 return Send(follow, discard=response)
         if not response.is_success:
-            self._reading = response
             return ReadBody(response)
         if self.stream and "event-stream" in response.headers.get("content-type", ""):
             return OpenStream(response)

@@ -62,9 +62,12 @@ def with_defaults(provider: ProviderSpec, operation: str, params: dict[str, Any]
     applied by core before ``llmplug_build_request``, for every family. A
     request that still has no model is the family's plugin's to refuse (see
     :func:`require_model`), after wrappers had their say."""
-    merged = {**provider.defaults_for(operation), **params}
-    if get_operation(operation).needs_model and merged.get("model") is None and provider.default_model is not None:
-        merged["model"] = provider.default_model
+    defaults = provider.defaults_for(operation)
+    merged = {**defaults, **params}
+    if get_operation(operation).needs_model and merged.get("model") is None:
+        model = defaults.get("model") or provider.default_model  # model=None given: the operation's default still
+        if model is not None:
+            merged["model"] = model
     return merged
 
 

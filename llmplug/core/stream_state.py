@@ -120,19 +120,18 @@ class StreamState:
 
     def feed(self, chunk: bytes) -> Iterator[Any]:
         """The events that ``chunk`` completes."""
-        try:
-            events = self._decoder.feed(chunk)
-        except UnicodeDecodeError as exc:
-            raise StreamError(f"stream is not valid UTF-8: {exc}", provider=self.provider) from None
-        return self._take(events)
+        return self._take(self._decoded(self._decoder.feed, chunk))
 
     def flush(self) -> Iterator[Any]:
         """The body ended: the events still pending in the decoder."""
+        return self._take(self._decoded(self._decoder.flush))
+
+    def _decoded(self, step: Callable[..., list[SSEEvent]], *args: bytes) -> list[SSEEvent]:
+        """The decoder's events from ``step``; bytes that are not UTF-8 are a StreamError."""
         try:
-            events = self._decoder.flush()
+            return step(*args)
         except UnicodeDecodeError as exc:
             raise StreamError(f"stream is not valid UTF-8: {exc}", provider=self.provider) from None
-        return self._take(events)
 
     def _take(self, events: list[SSEEvent]) -> Iterator[Any]:
         parse = self._parse

@@ -13,7 +13,7 @@ import contextlib
 import http.client
 import http.cookiejar
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -70,7 +70,7 @@ def outgoing_headers(request: Request) -> Headers:
 def join_headers(items: Iterable[tuple[str, str]]) -> Headers:
     """Response headers as :class:`Headers`: a repeated name keeps each of its
     values (``get_list``), and ``headers[name]`` joins them with ``", "``."""
-    return Headers(items if not isinstance(items, Mapping) else items.items())
+    return Headers(items)
 
 
 def _secrets(request: Request) -> list[str]:

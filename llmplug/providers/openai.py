@@ -312,8 +312,6 @@ class QuirkChunkParser(StreamParser):
       and gets that call's index; an empty id becomes the call's generated id.
     """
 
-    ends = "done"  # like every OpenAI chat stream
-
     def __init__(self, *, stop_means_tool_calls: bool, fill_ids: bool) -> None:
         self.stop_means_tool_calls = stop_means_tool_calls
         self.fill_ids = fill_ids

@@ -186,3 +186,10 @@ def test_pages_follow_the_next_page_hook_and_merge() -> None:
     assert pages.following(second) is None
     result = pages.result(first)
     assert [m.id for m in result.body.data] == ["a", "b"] and result.body.raw["next_pages"][0]["data"][0]["id"] == "b"
+
+
+def test_a_model_given_as_none_gets_the_operations_own_default() -> None:
+    ex = Exchange(settings(), "embeddings.create", {"input": "x", "model": None}, limits=Timeout(), max_retries=0)
+    assert ex.params["model"] == "text-embedding-3-small"  # the embeddings default, not the chat model
+    ex = Exchange(settings(), "chat.create", {"messages": [], "model": None}, limits=Timeout(), max_retries=0)
+    assert ex.params["model"] == "gpt-4.1"

@@ -102,8 +102,8 @@ def _model_url(provider: ProviderSpec, model: str, method: str = "") -> str:
     return f"{provider.base_url}/{resource}{':' + method if method else ''}"
 
 
-def _required_model(provider: ProviderSpec, params: dict[str, Any], operation: str) -> str:
-    model = params.pop("model", None) or provider.defaults_for(operation).get("model") or provider.default_model
+def _required_model(provider: ProviderSpec, params: dict[str, Any]) -> str:
+    model = params.pop("model", None)  # core filled in the operation's default model
     if not model:
         raise ConfigurationError(f"provider {provider.name!r} has no default model: pass model=...")
     if not isinstance(model, str):
@@ -127,7 +127,7 @@ def build_gemini_request(provider: ProviderSpec, operation: str, params: dict[st
     if operation == "request":
         return generic_request(provider.base_url or "", params)
     if operation == "chat.create":
-        model = _required_model(provider, params, operation)
+        model = _required_model(provider, params)
         stream = bool(params.pop("stream", False))
         body = chat_body(params)
         if stream:
@@ -136,7 +136,7 @@ def build_gemini_request(provider: ProviderSpec, operation: str, params: dict[st
             url = _model_url(provider, model, "generateContent")
         return _json_request(url, body, stream=stream, model=model)
     if operation == "embeddings.create":
-        model = _required_model(provider, params, operation)
+        model = _required_model(provider, params)
         method, body = embedding_body(model, params)
         return _json_request(_model_url(provider, model, method), body, model=model)
     if operation == "models.list":
