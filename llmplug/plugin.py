@@ -55,6 +55,7 @@ from .core.transport_support import (
     STDLIB_ERRORS,
     WAITING,
     BackendStream,
+    backend_response,
     ErrorTable,
     RejectCookies,
     join_headers,
@@ -79,6 +80,6 @@ __all__ = [
     "UnsupportedOperationError", "PluginError", "make_status_error", "status_error", "error_message",
     "REQUEST_ID_HEADERS", "request_id_of", "parse_retry_after", "delay_seconds",
     # writing a transport
-    "BackendStream", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
+    "BackendStream", "backend_response", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
     "outgoing_headers", "join_headers", "RejectCookies",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from .errors import APIConnectionError, APIError, APITimeoutError, StreamError
-from .http import REDACTED, SENSITIVE_HEADERS, WAITING, SENSITIVE_QUERY_PARAMS, Headers, Request, redact_url
+from .http import REDACTED, SENSITIVE_HEADERS, WAITING, SENSITIVE_QUERY_PARAMS, Headers, Request, Response, redact_url
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -28,6 +28,7 @@ __all__ = [
     "ErrorTable",
     "RejectCookies",
     "WAITING",
+    "backend_response",
     "describe_error",
     "join_headers",
     "lookup_error",
@@ -245,6 +246,21 @@ class BackendStream:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<BackendStream {state} for {self._request.method} {redact_url(self._request.url)}>"
+
+
+def backend_response(
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    chunks: Iterable[bytes],
+    close: Callable[[], object],
+    table: ErrorTable,
+    request: Request,
+) -> Response:
+    """The :class:`Response` a transport returns from a backend's: ``status``,
+    its ``(name, value)`` header pairs (a repeated name keeps each value), and
+    a :class:`BackendStream` over its body ``chunks`` that runs ``close`` once
+    and maps backend exceptions through ``table``."""
+    return Response(status, Headers(headers), BackendStream(chunks, close, table, request), request)
 
 
 class RejectCookies(http.cookiejar.DefaultCookiePolicy):

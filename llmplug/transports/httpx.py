@@ -9,21 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 from llmplug.plugin import (
-    APIConnectionError,
-    APITimeoutError,
-    BackendStream,
-    ErrorTable,
-    hookimpl,
-    join_headers,
-    map_exceptions,
-    outgoing_headers,
-    RejectCookies,
-    Request,
-    Response,
-    STDLIB_ERRORS,
-    Transport,
-    TransportSpec,
+    APIConnectionError, APITimeoutError, ErrorTable, hookimpl, backend_response, map_exceptions,
+    outgoing_headers, RejectCookies, Request, STDLIB_ERRORS, Transport, TransportSpec,
 )
+
+
+@hookimpl
+def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
+    spec = TransportSpec("httpx", HttpxTransport, requires=("httpx",), priority=30,
+        description="httpx.Client: HTTP/1.1 keep-alive pool", install_hint='pip install "llmplug[httpx]"')
+    register(spec)
 
 
 class HttpxTransport(Transport):
@@ -68,23 +63,11 @@ class HttpxTransport(Transport):
                 extensions={"timeout": timeouts},
             )
             response = self._client.send(backend_request, stream=True, follow_redirects=False)
-        stream = BackendStream(response.iter_bytes(), response.close, self._errors, request)
-        return Response(response.status_code, join_headers(response.headers.multi_items()), stream, request)
+        return backend_response(
+            response.status_code, response.headers.multi_items(), response.iter_bytes(), response.close,
+            self._errors, request,
+        )
 
     def close(self) -> None:
         """Close every pooled connection."""
         self._client.close()
-
-
-@hookimpl
-def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
-    register(
-        TransportSpec(
-            name="httpx",
-            factory=HttpxTransport,
-            requires=("httpx",),
-            priority=30,
-            description="httpx.Client: HTTP/1.1 keep-alive pool",
-            install_hint='pip install "llmplug[httpx]"',
-        )
-    )

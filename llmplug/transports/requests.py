@@ -10,22 +10,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from llmplug.plugin import (
-    APIConnectionError,
-    APITimeoutError,
-    BackendStream,
-    CHUNK_SIZE,
-    ErrorTable,
-    hookimpl,
-    join_headers,
-    map_exceptions,
-    outgoing_headers,
-    RejectCookies,
-    Request,
-    Response,
-    STDLIB_ERRORS,
-    Transport,
-    TransportSpec,
+    APIConnectionError, APITimeoutError, CHUNK_SIZE, ErrorTable, hookimpl, backend_response,
+    map_exceptions, outgoing_headers, RejectCookies, Request, STDLIB_ERRORS, Transport, TransportSpec,
 )
+
+
+@hookimpl
+def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
+    spec = TransportSpec("requests", RequestsTransport, requires=("requests",), priority=20,
+        description="requests.Session: keep-alive pool", install_hint='pip install "llmplug[requests]"')
+    register(spec)
 
 
 def _body_chunks(raw: Any) -> Iterator[bytes]:
@@ -85,24 +79,12 @@ class RequestsTransport(Transport):
                 timeout=(request.timeout.connect, request.timeout.read),
                 **settings,
             )
-        stream = BackendStream(_body_chunks(response.raw), response.close, self._errors, request)
         # urllib3's headers, not requests' dict: each value of a repeated name.
-        return Response(response.status_code, join_headers(response.raw.headers.iteritems()), stream, request)
+        return backend_response(
+            response.status_code, response.raw.headers.iteritems(), _body_chunks(response.raw), response.close,
+            self._errors, request,
+        )
 
     def close(self) -> None:
         """Close every pooled connection."""
         self._session.close()
-
-
-@hookimpl
-def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
-    register(
-        TransportSpec(
-            name="requests",
-            factory=RequestsTransport,
-            requires=("requests",),
-            priority=20,
-            description="requests.Session: keep-alive pool",
-            install_hint='pip install "llmplug[requests]"',
-        )
-    )

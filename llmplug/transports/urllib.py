@@ -17,20 +17,16 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from llmplug.plugin import (
-    APIConnectionError,
-    BackendStream,
-    CHUNK_SIZE,
-    ErrorTable,
-    hookimpl,
-    join_headers,
-    map_exceptions,
-    outgoing_headers,
-    Request,
-    Response,
-    STDLIB_ERRORS,
-    Transport,
-    TransportSpec,
+    APIConnectionError, CHUNK_SIZE, ErrorTable, hookimpl, backend_response, map_exceptions,
+    outgoing_headers, Request, STDLIB_ERRORS, Transport, TransportSpec,
 )
+
+
+@hookimpl
+def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
+    spec = TransportSpec("urllib", UrllibTransport, requires=(), priority=10,
+        description="standard library http.client with its own keep-alive pool; no dependencies")
+    register(spec)
 
 #: ``(scheme, host, port)``
 PoolKey = tuple[str, str, int]
@@ -184,8 +180,7 @@ class UrllibTransport(Transport):
             headers = dict(outgoing_headers(request).items())
             conn, response = self._exchange(key, target, request, headers)
         body = _Body(self._pool, key, conn, response)
-        stream = BackendStream(body.chunks(), body.release, _ERRORS, request)
-        return Response(response.status, join_headers(response.getheaders()), stream, request)
+        return backend_response(response.status, response.getheaders(), body.chunks(), body.release, _ERRORS, request)
 
     def _exchange(
         self, key: PoolKey, target: str, request: Request, headers: dict[str, str]
@@ -228,16 +223,3 @@ def _split(url: str) -> tuple[PoolKey, str]:
         raise UnsupportedURL("only http:// and https:// URLs with a host are supported")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return (scheme, parts.hostname, port), target
-
-
-@hookimpl
-def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
-    register(
-        TransportSpec(
-            name="urllib",
-            factory=UrllibTransport,
-            requires=(),
-            priority=10,
-            description="standard library http.client with its own keep-alive pool; no dependencies",
-        )
-    )
