@@ -179,10 +179,23 @@ class APIResponseValidationError(APIError):
         self.status_code = status_code
 
 
+#: status -> the APIStatusError subclass declared for it (``class X(APIStatusError, status=N)``).
+_BY_STATUS: dict[int, type[APIStatusError]] = {}
+
+
 class APIStatusError(APIError):
-    """The server answered with a non-2xx status."""
+    """The server answered with a non-2xx status.
+
+    A subclass declared with ``status=N`` is the error raised for status ``N``.
+    """
 
     status_code: int = 0
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
+            _BY_STATUS[status] = cls
 
     def __init__(
         self,
@@ -209,50 +222,20 @@ class APIStatusError(APIError):
         return f"{who}{self.status_code} {self.message}{rid}"
 
 
-class BadRequestError(APIStatusError):
-    status_code = 400
+class BadRequestError(APIStatusError, status=400): ...
+class AuthenticationError(APIStatusError, status=401): ...
+class PermissionDeniedError(APIStatusError, status=403): ...
+class NotFoundError(APIStatusError, status=404): ...
+class ConflictError(APIStatusError, status=409): ...
+class UnprocessableEntityError(APIStatusError, status=422): ...
 
 
-class AuthenticationError(APIStatusError):
-    status_code = 401
+class RateLimitError(APIStatusError, status=429):
+    """Retried by the client (``max_retries``, honouring ``Retry-After``) before it is raised."""
 
 
-class PermissionDeniedError(APIStatusError):
-    status_code = 403
-
-
-class NotFoundError(APIStatusError):
-    status_code = 404
-
-
-class ConflictError(APIStatusError):
-    status_code = 409
-
-
-class UnprocessableEntityError(APIStatusError):
-    status_code = 422
-
-
-class RateLimitError(APIStatusError):
-    status_code = 429
-
-
-class InternalServerError(APIStatusError):
-    status_code = 500
-
-
-_BY_STATUS: dict[int, type[APIStatusError]] = {
-    cls.status_code: cls
-    for cls in (
-        BadRequestError,
-        AuthenticationError,
-        PermissionDeniedError,
-        NotFoundError,
-        ConflictError,
-        UnprocessableEntityError,
-        RateLimitError,
-    )
-}
+class InternalServerError(APIStatusError, status=500):
+    """Any status from 500 up; retried by the client, like 408, 409 and 429, before it is raised."""
 
 
 def status_error_class(status_code: int) -> type[APIStatusError]:

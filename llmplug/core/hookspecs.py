@@ -49,29 +49,29 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def llmplug_register_providers(register: Callable[[ProviderSpec], None]) -> None:
+def llmplug_register_providers(register: Callable[..., None]) -> None:
     """Register provider names.
 
     Called once per plugin manager, the first time a provider is looked up
     (``llmplug.new``, ``llmplug.providers()``); the table is then cached.
 
-    :param register: call ``register(ProviderSpec(...))`` once per name. Two
-        plugins that register the same name make the lookup fail with both
-        plugin names.
+    :param register: call ``register(ProviderSpec(...), ...)`` with one spec per
+        name (one call or several). Two plugins that register the same name make
+        the lookup fail with both plugin names.
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec
-def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
+def llmplug_register_transports(register: Callable[..., None]) -> None:
     """Register HTTP transports by name.
 
     Called once per plugin manager, the first time a transport is looked up;
     the table is then cached.
 
     :param register: call ``register(TransportSpec(name, factory, requires=...,
-        priority=...))``. ``requires`` names the modules the transport imports;
+        priority=...), ...)``, one spec per name. ``requires`` names the modules the transport imports;
         the default transport is the importable one with the highest ``priority``.
 
     .. versionadded:: 0.1

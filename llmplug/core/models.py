@@ -166,22 +166,34 @@ class ChatMessage(Model):
 
 
 @attrs.define(slots=True, kw_only=True)
-class Choice(Model):
+class _Choice(Model):
+    """What every choice carries: its ``index``, why it ended, its logprobs."""
+
     index: int = 0
-    message: ChatMessage = attrs.field(factory=ChatMessage)
     finish_reason: str | None = None
     logprobs: Any = None
 
 
 @attrs.define(slots=True, kw_only=True)
-class ChatCompletion(Model):
+class _Completion(Model):
+    """What every completion body carries, whole or streamed, chat or text."""
+
     id: str | None = None
-    object: str = "chat.completion"
     created: int | None = None
     model: str | None = None
-    choices: list[Choice] = attrs.field(factory=list)
     usage: Usage | None = None
     system_fingerprint: str | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class Choice(_Choice):
+    message: ChatMessage = attrs.field(factory=ChatMessage)
+
+
+@attrs.define(slots=True, kw_only=True)
+class ChatCompletion(_Completion):
+    object: str = "chat.completion"
+    choices: list[Choice] = attrs.field(factory=list)
 
     @property
     def content(self) -> str | None:
@@ -218,22 +230,14 @@ class ChunkDelta(Model):
 
 
 @attrs.define(slots=True, kw_only=True)
-class ChunkChoice(Model):
-    index: int = 0
+class ChunkChoice(_Choice):
     delta: ChunkDelta = attrs.field(factory=ChunkDelta)
-    finish_reason: str | None = None
-    logprobs: Any = None
 
 
 @attrs.define(slots=True, kw_only=True)
-class ChatCompletionChunk(Model):
-    id: str | None = None
+class ChatCompletionChunk(_Completion):
     object: str = "chat.completion.chunk"
-    created: int | None = None
-    model: str | None = None
     choices: list[ChunkChoice] = attrs.field(factory=list)
-    usage: Usage | None = None
-    system_fingerprint: str | None = None
 
     def __str__(self) -> str:
         """The text this chunk adds to choice 0."""
@@ -247,21 +251,14 @@ class ChatCompletionChunk(Model):
 
 
 @attrs.define(slots=True, kw_only=True)
-class CompletionChoice(Model):
-    index: int = 0
+class CompletionChoice(_Choice):
     text: str = ""
-    finish_reason: str | None = None
-    logprobs: Any = None
 
 
 @attrs.define(slots=True, kw_only=True)
-class Completion(Model):
-    id: str | None = None
+class Completion(_Completion):
     object: str = "text_completion"
-    created: int | None = None
-    model: str | None = None
     choices: list[CompletionChoice] = attrs.field(factory=list)
-    usage: Usage | None = None
 
     def __str__(self) -> str:
         return self.choices[0].text if self.choices else ""

@@ -54,40 +54,62 @@ class TransportStatus:
         return self.name if self.installed else f"{self.name}  (not installed: {self.install})"
 
 
+#: kind -> (the hook that registers it, the spec type it registers).
+_KINDS: dict[str, tuple[str, type]] = {
+    "provider": ("llmplug_register_providers", ProviderSpec),
+    "transport": ("llmplug_register_transports", TransportSpec),
+}
+
+
 class PluginRegistry(PluginLoader):
     """The provider and transport tables of the loaded plugins, and lookups in them."""
 
     def _clear_tables(self) -> None:
-        self._providers: dict[str, ProviderSpec] | None = None
-        self._transports: dict[str, TransportSpec] | None = None
+        #: kind ("provider" / "transport") -> registered name -> spec, filled on first use.
+        self._tables: dict[str, dict[str, Any]] = {}
         self._default_transport: TransportSpec | None = None
         #: kind ("provider" / "transport") -> registered name -> plugin name.
         self._owners: dict[str, dict[str, str]] = {"provider": {}, "transport": {}}
 
-    def _collect(self, hook_name: str, kind: str, spec_type: type) -> dict[str, Any]:
+    def _table(self, kind: str) -> dict[str, Any]:
+        """The registered specs of ``kind``, collected once (under the lock)."""
+        table = self._tables.get(kind)
+        if table is None:
+            with self._lock:
+                table = self._tables.get(kind)
+                if table is None:
+                    table = self._tables[kind] = self._collect(kind, *_KINDS[kind])
+        return table
+
+    def _collect(self, kind: str, hook_name: str, spec_type: type) -> dict[str, Any]:
         self.load()
         found: dict[str, Any] = {}
         owners: dict[str, str] = {}
+
+        def add(spec: Any, _plugin: str) -> None:
+            if not isinstance(spec, spec_type):
+                raise PluginError(
+                    f"{self._describe(_plugin)} registered {spec!r} in {hook_name}; "
+                    f"expected a llmplug.{spec_type.__name__}"
+                )
+            name = spec.name
+            if name in found:
+                message = (
+                    f"{kind} name {name!r} is registered twice: "
+                    f"by {self._describe(owners[name])} and by {self._describe(_plugin)}"
+                )
+                external = [p for p in (owners[name], _plugin) if p in self._sources]
+                if external:
+                    message += f"; to skip one, set {DISABLE_ENV}={external[-1]}"
+                raise PluginError(message)
+            found[name] = spec
+            owners[name] = _plugin
+
         caller = getattr(self.pm.hook, hook_name)
         for impl in caller.get_hookimpls():  # registration order
-            def register(spec: Any, _plugin: str = impl.plugin_name) -> None:
-                if not isinstance(spec, spec_type):
-                    raise PluginError(
-                        f"{self._describe(_plugin)} registered {spec!r} in {hook_name}; "
-                        f"expected a llmplug.{spec_type.__name__}"
-                    )
-                name = spec.name
-                if name in found:
-                    message = (
-                        f"{kind} name {name!r} is registered twice: "
-                        f"by {self._describe(owners[name])} and by {self._describe(_plugin)}"
-                    )
-                    external = [p for p in (owners[name], _plugin) if p in self._sources]
-                    if external:
-                        message += f"; to skip one, set {DISABLE_ENV}={external[-1]}"
-                    raise PluginError(message)
-                found[name] = spec
-                owners[name] = _plugin
+            def register(*specs: Any, _plugin: str = impl.plugin_name) -> None:  # one or more specs
+                for spec in specs:
+                    add(spec, _plugin)
 
             try:
                 impl.function(register=register)
@@ -102,19 +124,11 @@ class PluginRegistry(PluginLoader):
 
     def providers(self) -> dict[str, ProviderSpec]:
         """Every registered provider by name (cached)."""
-        providers = self._providers
-        if providers is None:
-            with self._lock:
-                providers = self._providers = self._collect("llmplug_register_providers", "provider", ProviderSpec)
-        return providers
+        return self._table("provider")
 
     def transports(self) -> dict[str, TransportSpec]:
         """Every registered transport by name (cached), whether or not its library is installed."""
-        transports = self._transports
-        if transports is None:
-            with self._lock:
-                transports = self._transports = self._collect("llmplug_register_transports", "transport", TransportSpec)
-        return transports
+        return self._table("transport")
 
     def transport_status(self) -> list[TransportStatus]:
         """Every registered transport, sorted by name: installed or not, and what to install."""

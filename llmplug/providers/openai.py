@@ -81,6 +81,13 @@ ROUTES: dict[str, tuple[str, str]] = {
 #: Streams that end at ``[DONE]``.
 _DONE_TERMINATED = frozenset({"chat.create", "completions.create"})
 
+
+def _compatible(name: str, description: str, **fields: Any) -> ProviderSpec:
+    """The spec of an OpenAI-compatible API: no user options; streams ask for usage."""
+    options = {"stream_include_usage": True, **fields.pop("options", {})}
+    return ProviderSpec(name=name, family=FAMILY, options=options, user_options=(), description=description, **fields)
+
+
 PROVIDERS = (
     ProviderSpec(
         name="openai",
@@ -97,30 +104,24 @@ PROVIDERS = (
         user_options=("organization", "project"),
         description="OpenAI's API (options: organization=, project=; or OPENAI_ORG_ID, OPENAI_PROJECT_ID)",
     ),
-    ProviderSpec(
-        name="openrouter",
-        family=FAMILY,
+    _compatible(
+        "openrouter",
+        "OpenRouter's OpenAI-compatible API",
         base_url="https://openrouter.ai/api/v1",
         api_key_env=("OPENROUTER_API_KEY",),
         default_model="openai/gpt-4.1",
         defaults={"embeddings.create": {"model": "openai/text-embedding-3-small"}},
-        options={"stream_include_usage": True},
-        user_options=(),
-        description="OpenRouter's OpenAI-compatible API",
     ),
-    ProviderSpec(
-        name="openai-compatible",
-        family=FAMILY,
+    _compatible(
+        "openai-compatible",
+        "any OpenAI-compatible server (Ollama, vLLM, llama.cpp...): base_url required, key optional",
         base_url=None,
         api_key_env=("OPENAI_COMPATIBLE_API_KEY",),
         requires_key=False,
-        options={"stream_include_usage": True},
-        user_options=(),
-        description="any OpenAI-compatible server (Ollama, vLLM, llama.cpp...): base_url required, key optional",
     ),
-    ProviderSpec(
-        name="gemini-openai",
-        family=FAMILY,
+    _compatible(
+        "gemini-openai",
+        "Gemini's OpenAI-compatible endpoint",
         base_url="https://generativelanguage.googleapis.com/v1beta/openai",
         api_key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         default_model="gemini-2.5-flash",
@@ -128,7 +129,6 @@ PROVIDERS = (
         options={
             "stop_means_tool_calls": True,
             "fill_tool_call_ids": True,
-            "stream_include_usage": True,
             "retry_info": True,
             "unsupported_operations": {
                 **dict.fromkeys(
@@ -143,16 +143,13 @@ PROVIDERS = (
                 ),
             },
         },
-        user_options=(),
-        description="Gemini's OpenAI-compatible endpoint",
     ),
 )
 
 
 @hookimpl
 def llmplug_register_providers(register: Any) -> None:
-    for spec in PROVIDERS:
-        register(spec)
+    register(*PROVIDERS)
 
 
 def build_openai_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:

@@ -107,20 +107,12 @@ class APIError(Exception):
     """Raised by a handler to answer with the service's error shape."""
 
     def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str | None = None,
-        param: str | None = None,
-        code: str | None = None,
+        self, status: int, message: str, *, type: str | None = None, param: str | None = None, code: str | None = None
     ) -> None:
         super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
+        self.status, self.message = status, message
+        #: The fields of the error body besides the message (as the service words them).
+        self.type, self.param, self.code = type, param, code
 
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, UploadedFile], dict[str, str]]:

@@ -43,13 +43,10 @@ PROVIDERS = (
     ),
 )
 
-#: The spec option that asks for Google's ``RetryInfo`` to set ``retry_after``.
-
 
 @hookimpl
 def llmplug_register_providers(register: Any) -> None:
-    for spec in PROVIDERS:
-        register(spec)
+    register(*PROVIDERS)
 
 
 @hookimpl(trylast=True)

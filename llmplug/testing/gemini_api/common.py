@@ -13,7 +13,12 @@ import json
 from typing import Any
 
 from ..openai_api.common import _words
-from ..server import APIError, Reply
+from ..server import APIError, Reply, RouteTable
+
+#: The Gemini route table: (method, path regex) -> handler(service, request, **groups).
+#: Each endpoint module registers its handlers with ``@ROUTES.route(method, path)``;
+#: paths match whole, so the order of registration does not matter.
+ROUTES = RouteTable()
 
 
 JSON_TYPE = "application/json; charset=UTF-8"

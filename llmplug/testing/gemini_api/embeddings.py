@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..openai_api.embedding import embedding_vector
 from ..server import RecordedRequest, Reply
 from .checks import parse_body
-from .common import _invalid, _json, _part_text
+from .common import ROUTES, _invalid, _json, _part_text
 from .models import _EMBED_DIMS
 from .turns import _check_parts
 
@@ -33,12 +33,14 @@ def _embed(entry: dict[str, Any], request: dict[str, Any], where: str) -> dict[s
     return {"values": embedding_vector(_part_text(content["parts"]), int(dims or default))}
 
 
+@ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):embedContent")
 def embed_content(svc: GeminiService, req: RecordedRequest, model: str) -> Reply:
     body = parse_body(req, "EmbedContentRequest")
     entry = svc.model(model, "embedContent")
     return _json({"embedding": _embed(entry, body, "EmbedContentRequest")})
 
 
+@ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):batchEmbedContents")
 def batch_embed_contents(svc: GeminiService, req: RecordedRequest, model: str) -> Reply:
     body = parse_body(req, "BatchEmbedContentsRequest")
     entry = svc.model(model, "embedContent")

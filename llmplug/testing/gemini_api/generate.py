@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..openai_api.common import _first_json_object, _mentions, _pieces, _words
 from ..server import RecordedRequest, Reply
 from .checks import parse_body
-from .common import JSON_TYPE, _invalid, _json, _part_text, _show, _tokens
+from .common import ROUTES, JSON_TYPE, _invalid, _json, _part_text, _show, _tokens
 from .models import _THINKING
 from .scripted import _scripted_candidate
 from .turns import _check_contents, _check_parts, _declared
@@ -188,6 +188,7 @@ def _generate(svc: GeminiService, req: RecordedRequest, model: str) -> tuple[lis
     return candidates, meta, entry["name"][len("models/"):]
 
 
+@ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):generateContent")
 def generate_content(svc: GeminiService, req: RecordedRequest, model: str) -> Reply:
     candidates, meta, version = _generate(svc, req, model)
     return _json({"candidates": candidates, "usageMetadata": meta, "modelVersion": version,
@@ -239,6 +240,7 @@ def _stream_events(candidates: list[dict[str, Any]], meta: dict[str, Any], versi
     return events
 
 
+@ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):streamGenerateContent")
 def stream_generate_content(svc: GeminiService, req: RecordedRequest, model: str) -> Reply:
     candidates, meta, version = _generate(svc, req, model)
     events = _stream_events(candidates, meta, version)
@@ -252,6 +254,7 @@ def stream_generate_content(svc: GeminiService, req: RecordedRequest, model: str
                  content_type=JSON_TYPE)
 
 
+@ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):countTokens")
 def count_tokens(svc: GeminiService, req: RecordedRequest, model: str) -> Reply:
     body = parse_body(req, "CountTokensRequest")
     svc.model(model, "countTokens")

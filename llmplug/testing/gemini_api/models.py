@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import _invalid, _json, _show
+from .common import ROUTES, _invalid, _json, _show
 
 if TYPE_CHECKING:
     from .service import GeminiService
@@ -66,6 +66,7 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(entry)
 
 
+@ROUTES.route("GET", r"/v1beta/models")
 def list_models(svc: GeminiService, req: RecordedRequest) -> Reply:
     query = {k: v[-1] for k, v in req.query.items()}
     size_text = query.get("pageSize") or query.get("page_size") or "50"
@@ -87,5 +88,6 @@ def list_models(svc: GeminiService, req: RecordedRequest) -> Reply:
     return _json(body)
 
 
+@ROUTES.route("GET", r"/v1beta/models/(?P<model>[^/:]+)")
 def get_model(svc: GeminiService, req: RecordedRequest, model: str) -> Reply:
     return _json(_public(svc.model(model)))

@@ -16,7 +16,7 @@ from ..openai_api.chat import chat_completions as _openai_chat_completions
 from ..openai_api.common import _pieces
 from ..openai_api.embedding import embeddings as _openai_embeddings
 from ..server import RecordedRequest, Reply
-from .common import _invalid, _json
+from .common import ROUTES, _invalid, _json
 from .generate import _thinking, fake_thought_signature
 from .turns import _missing_signature
 
@@ -50,6 +50,7 @@ def _check_openai_signatures(messages: list[Any]) -> None:
                 raise _invalid(_missing_signature((calls[0].get("function") or {}).get("name"), i + 1))
 
 
+@ROUTES.route("POST", r"/v1beta/openai/chat/completions")
 def openai_chat_completions(svc: GeminiService, req: RecordedRequest) -> Reply:
     """The OpenAI fake's answer, reshaped as Gemini's endpoint sends it: no
     ``system_fingerprint``/``refusal``/``annotations``; thinking models put a
@@ -113,6 +114,7 @@ def _openai_stream(completion: dict[str, Any], include_usage: bool) -> Iterator[
     yield "data: [DONE]\n\n"
 
 
+@ROUTES.route("POST", r"/v1beta/openai/embeddings")
 def openai_embeddings(svc: GeminiService, req: RecordedRequest) -> Reply:
     body = _openai_json(req)
     svc.model(str(body.get("model") or ""), "embedContent")
@@ -124,9 +126,11 @@ def _openai_model(entry: dict[str, Any]) -> dict[str, Any]:
             "display_name": entry.get("displayName")}
 
 
+@ROUTES.route("GET", r"/v1beta/openai/models")
 def openai_list_models(svc: GeminiService, req: RecordedRequest) -> Reply:
     return _json({"object": "list", "data": [_openai_model(m) for m in svc.models]})
 
 
+@ROUTES.route("GET", r"/v1beta/openai/models/(?P<model>.+)")
 def openai_get_model(svc: GeminiService, req: RecordedRequest, model: str) -> Reply:
     return _json(_openai_model(svc.model(model)))

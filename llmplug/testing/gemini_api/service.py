@@ -15,9 +15,9 @@ import threading
 from collections import deque
 from typing import Any
 
-from ..server import APIError, RecordedRequest, Reply, RouteTable, Service, register_service
+from ..server import APIError, RecordedRequest, Reply, Service, register_service
 from . import embeddings, generate, models, openai_compat
-from .common import JSON_TYPE, GeminiError
+from .common import ROUTES, JSON_TYPE, GeminiError
 from .models import MODELS
 from .scripted import ScriptedCandidate
 
@@ -61,21 +61,6 @@ _NOT_FOUND_HTML = (
     "  <p><b>404.</b> <ins>That\u2019s an error.</ins>\n  <p>The requested URL <code>{path}</code> was not found "
     "on this server.  <ins>That\u2019s all we know.</ins>\n"
 )
-
-#: The Gemini route table: (method, path regex) -> handler(service, request, **groups),
-#: in the order routes are matched; each handler lives in its endpoint's module.
-ROUTES = RouteTable()
-ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):generateContent")(generate.generate_content)
-ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):streamGenerateContent")(generate.stream_generate_content)
-ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):countTokens")(generate.count_tokens)
-ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):embedContent")(embeddings.embed_content)
-ROUTES.route("POST", r"/v1beta/models/(?P<model>[^/:]+):batchEmbedContents")(embeddings.batch_embed_contents)
-ROUTES.route("GET", r"/v1beta/models")(models.list_models)
-ROUTES.route("GET", r"/v1beta/models/(?P<model>[^/:]+)")(models.get_model)
-ROUTES.route("POST", r"/v1beta/openai/chat/completions")(openai_compat.openai_chat_completions)
-ROUTES.route("POST", r"/v1beta/openai/embeddings")(openai_compat.openai_embeddings)
-ROUTES.route("GET", r"/v1beta/openai/models")(openai_compat.openai_list_models)
-ROUTES.route("GET", r"/v1beta/openai/models/(?P<model>.+)")(openai_compat.openai_get_model)
 
 
 class GeminiService(Service):

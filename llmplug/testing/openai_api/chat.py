@@ -8,27 +8,20 @@ Builds the completion (echoed text, tool or legacy function calls, refusals,
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Union
 
 from ..server import APIError, RecordedRequest, Reply
 from .common import (
-    _ALNUM,
-    _apply_stop,
-    _arg_pieces,
-    _fingerprint,
-    _first_json_object,
-    _pieces,
-    _rand,
-    _text_of,
-    _truncate,
+    _ALNUM, ROUTES, _arg_pieces, _choice_text, _completion, _fingerprint, _first_json_object, _pieces, _rand, _text_of,
     _words,
 )
 from .moderation import REFUSAL, _flagged
 from .tools import _called, _function_names
-from .validation import _body, _bool, _int, _invalid_type, _invalid_value, _missing, _model, _stream_flags
+from .validation import (
+    _bool, _choices_and_limit, _int, _invalid_type, _invalid_value, _missing, _model_call, _stream_flags,
+)
 
 if TYPE_CHECKING:
     from .service import OpenAIService
@@ -79,14 +72,11 @@ def _check_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
+@ROUTES.route("POST", r"/v1/chat/completions")
 def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
-    body = _body(req)
-    model = _model(body)
+    body, model = _model_call(req)
     messages = _check_messages(body)
-    n = _int(body, "n", 1, 1, 128) or 1
-    limit = _int(body, "max_completion_tokens", None, 1)
-    if limit is None:
-        limit = _int(body, "max_tokens", None, 1)
+    n, limit = _choices_and_limit(body, "max_completion_tokens", "max_tokens", least=1)
     stream, include_usage, obfuscate = _stream_flags(body)
     want_logprobs = _bool(body, "logprobs")
     top_logprobs = _int(body, "top_logprobs", 0, 0, 20) or 0
@@ -131,9 +121,7 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
             finish = "tool_calls"
             completion_tokens += sum(_words(name + " " + arguments) for name in calls)
         else:
-            text = base_text + (f" (choice {i})" if i else "")
-            text = _apply_stop(text, body.get("stop"))
-            text, cut = _truncate(text, limit)
+            text, cut = _choice_text(base_text, i, body, limit)
             key = "refusal" if refused else "content"
             message[key] = text
             finish = "length" if cut else "stop"
@@ -143,16 +131,8 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
         choices.append({"index": i, "message": message, "logprobs": logprobs, "finish_reason": finish})
 
     prompt_tokens = sum(_words(_text_of(m.get("content"))) for m in messages)
-    completion = {
-        "id": "chatcmpl-" + _rand(29),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": _chat_usage(prompt_tokens, completion_tokens),
-        "service_tier": "default",
-        "system_fingerprint": _fingerprint(model),
-    }
+    completion = _completion("chatcmpl-", "chat.completion", model, choices, _chat_usage(prompt_tokens, completion_tokens))
+    completion.update(service_tier="default", system_fingerprint=_fingerprint(model))
     if stream:
         return Reply(events=chat_completion_events(completion, include_usage=include_usage, obfuscate=obfuscate))
     return Reply(json=completion)

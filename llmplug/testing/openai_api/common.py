@@ -14,12 +14,38 @@ import hashlib
 import json
 import os
 import re
+import time
 from typing import Any
+
+from ..server import Reply, RouteTable
+
+#: The OpenAI route table: (method, path regex) -> handler(service, request, **groups).
+#: Each endpoint module registers its handlers with ``@ROUTES.route(method, path)``;
+#: paths match whole, so the order of registration does not matter.
+ROUTES = RouteTable()
 
 
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 _WORD = re.compile(r"\s*\S+")
+
+
+def _list_page(items: list[dict[str, Any]], has_more: bool) -> Reply:
+    """A cursor-paged list reply, as OpenAI's list endpoints give one."""
+    first, last = (items[0]["id"], items[-1]["id"]) if items else (None, None)
+    return Reply(json={"object": "list", "data": items, "first_id": first, "last_id": last, "has_more": has_more})
+
+
+def _completion(id_prefix: str, kind: str, model: str, choices: list[dict[str, Any]], usage: dict[str, Any]) -> dict[str, Any]:
+    """The body of a (chat or text) completion: a fresh id, ``object`` ``kind``, the time now."""
+    return {"id": id_prefix + _rand(29), "object": kind, "created": int(time.time()), "model": model,
+            "choices": choices, "usage": usage}
+
+
+def _choice_text(text: str, i: int, body: dict[str, Any], limit: int | None) -> tuple[str, bool]:
+    """Choice ``i``'s reply: ``text`` (marked for choices past the first), cut at
+    the body's ``stop`` and at ``limit`` words; and whether the limit cut it."""
+    return _truncate(_apply_stop(text + (f" (choice {i})" if i else ""), body.get("stop")), limit)
 
 
 def _rand(n: int) -> str:

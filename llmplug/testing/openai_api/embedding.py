@@ -13,8 +13,8 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from ..server import APIError, RecordedRequest, Reply
-from .common import _words
-from .validation import _body, _int, _invalid_value, _missing, _model
+from .common import ROUTES, _words
+from .validation import _int, _invalid_value, _missing, _model_call
 
 if TYPE_CHECKING:
     from .service import OpenAIService
@@ -58,9 +58,9 @@ def embedding_vector(text: str, dimensions: int = 8) -> list[float]:
     return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in values))))
 
 
+@ROUTES.route("POST", r"/v1/embeddings")
 def embeddings(svc: OpenAIService, req: RecordedRequest) -> Reply:
-    body = _body(req)
-    model = _model(body)
+    body, model = _model_call(req)
     inputs = _embedding_inputs(body)
     dims = _int(body, "dimensions", 8, 1, 3072) or 8
     fmt = body.get("encoding_format") or "float"

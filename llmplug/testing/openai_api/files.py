@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import _rand
+from .common import ROUTES, _list_page, _rand
 from .validation import _invalid_value, _missing, _not_found
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 FILE_PURPOSES = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
 
 
+@ROUTES.route("POST", r"/v1/files")
 def upload_file(svc: OpenAIService, req: RecordedRequest) -> Reply:
     if "file" not in req.files:
         raise _missing("file")
@@ -51,6 +52,7 @@ def upload_file(svc: OpenAIService, req: RecordedRequest) -> Reply:
     return Reply(json=dict(meta))
 
 
+@ROUTES.route("GET", r"/v1/files")
 def list_files(svc: OpenAIService, req: RecordedRequest) -> Reply:
     q = {k: v[-1] for k, v in req.query.items()}
     files = [dict(m) for m in list(svc.files.values())]  # list(): atomic snapshot
@@ -63,15 +65,7 @@ def list_files(svc: OpenAIService, req: RecordedRequest) -> Reply:
         files = files[ids.index(q["after"]) + 1 :] if q["after"] in ids else []
     limit = int(q["limit"]) if q.get("limit", "").isdigit() else 10000
     page = files[:limit]
-    return Reply(
-        json={
-            "object": "list",
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": len(files) > len(page),
-        }
-    )
+    return _list_page(page, len(files) > len(page))
 
 
 def _file(svc: OpenAIService, file_id: str) -> dict[str, Any]:
@@ -81,10 +75,12 @@ def _file(svc: OpenAIService, file_id: str) -> dict[str, Any]:
     return meta
 
 
+@ROUTES.route("GET", r"/v1/files/(?P<file_id>[^/]+)")
 def get_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
     return Reply(json=dict(_file(svc, file_id)))
 
 
+@ROUTES.route("DELETE", r"/v1/files/(?P<file_id>[^/]+)")
 def delete_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
     _file(svc, file_id)
     svc.files.pop(file_id, None)
@@ -92,6 +88,7 @@ def delete_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply
     return Reply(json={"object": "file", "deleted": True, "id": file_id})
 
 
+@ROUTES.route("GET", r"/v1/files/(?P<file_id>[^/]+)/content")
 def file_content(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
     _file(svc, file_id)
     return Reply(body=svc.file_data[file_id], content_type="application/octet-stream")

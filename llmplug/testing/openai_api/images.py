@@ -14,7 +14,7 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import _rand, _words
+from .common import ROUTES, _rand, _words
 from .validation import _body, _int, _invalid_type, _invalid_value, _missing, _model
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ PNG_BYTES = _make_png(8, 8, (16, 163, 127))
 PNG_B64 = base64.b64encode(PNG_BYTES).decode("ascii")
 
 
+@ROUTES.route("POST", r"/v1/images/generations")
 def image_generations(svc: OpenAIService, req: RecordedRequest) -> Reply:
     body = _body(req)
     prompt = body.get("prompt")
@@ -80,6 +81,7 @@ def image_generations(svc: OpenAIService, req: RecordedRequest) -> Reply:
     return Reply(json=result)
 
 
+@ROUTES.route("GET", r"/v1/_fake/images/(?P<name>img-\w+)\.png")
 def image_file(svc: OpenAIService, req: RecordedRequest, name: str) -> Reply:
     """Where ``response_format: "url"`` images point (not an OpenAI path)."""
     return Reply(body=PNG_BYTES, content_type="image/png")

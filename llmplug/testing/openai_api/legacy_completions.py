@@ -7,13 +7,12 @@ chunk per word and a final chunk with the finish reason.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import _apply_stop, _fingerprint, _pieces, _rand, _truncate, _words
-from .validation import _body, _bool, _int, _invalid_type, _missing, _model, _stream_flags
+from .common import ROUTES, _choice_text, _completion, _fingerprint, _pieces, _words
+from .validation import _bool, _choices_and_limit, _invalid_type, _missing, _model_call, _stream_flags
 
 if TYPE_CHECKING:
     from .service import OpenAIService
@@ -40,21 +39,18 @@ def _prompts(body: dict[str, Any]) -> list[str]:
     raise _invalid_type("prompt", "a string or array", prompt)
 
 
+@ROUTES.route("POST", r"/v1/completions")
 def completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
-    body = _body(req)
-    model = _model(body)
+    body, model = _model_call(req)
     prompts = _prompts(body)
-    n = _int(body, "n", 1, 1, 128) or 1
-    limit = _int(body, "max_tokens", None, 0)
+    n, limit = _choices_and_limit(body, "max_tokens", least=0)
     echo = _bool(body, "echo")
     stream, include_usage, _ = _stream_flags(body)
     choices = []
     completion_tokens = 0
     for p_index, prompt in enumerate(prompts):
         for i in range(n):
-            text = "You said: " + prompt + (f" (choice {i})" if i else "")
-            text = _apply_stop(text, body.get("stop"))
-            text, cut = _truncate(text, limit)
+            text, cut = _choice_text("You said: " + prompt, i, body, limit)
             completion_tokens += _words(text)
             choices.append(
                 {
@@ -65,19 +61,9 @@ def completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
                 }
             )
     prompt_tokens = sum(_words(p) for p in prompts)
-    result = {
-        "id": "cmpl-" + _rand(29),
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-        "system_fingerprint": _fingerprint(model),
-    }
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    result = _completion("cmpl-", "text_completion", model, choices, {**usage, "total_tokens": prompt_tokens + completion_tokens})
+    result["system_fingerprint"] = _fingerprint(model)
     if stream:
         return Reply(events=_completion_stream(result, include_usage))
     return Reply(json=result)

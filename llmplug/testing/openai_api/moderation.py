@@ -12,8 +12,8 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import _hex, _text_of
-from .validation import _body, _invalid_type, _missing, _model
+from .common import ROUTES, _hex, _text_of
+from .validation import _invalid_type, _missing, _model_call
 
 if TYPE_CHECKING:
     from .service import OpenAIService
@@ -79,9 +79,9 @@ def _moderate(text: str, has_image: bool) -> dict[str, Any]:
     return {"flagged": bool(hit), "categories": categories, "category_scores": scores, "category_applied_input_types": applied}
 
 
+@ROUTES.route("POST", r"/v1/moderations")
 def moderations(svc: OpenAIService, req: RecordedRequest) -> Reply:
-    body = _body(req)
-    model = _model(body, "omni-moderation-latest")
+    body, model = _model_call(req, "omni-moderation-latest")
     if "input" not in body or body["input"] is None:
         raise _missing("input")
     value = body["input"]

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import _arg_pieces, _first_json_object, _hex, _pieces, _rand, _text_of, _truncate, _words
+from .common import ROUTES, _list_page, _arg_pieces, _first_json_object, _hex, _pieces, _rand, _text_of, _truncate, _words
 from .images import PNG_B64
 from .moderation import REFUSAL, _flagged
 from .tools import _called, _function_names
-from .validation import _body, _bool, _int, _invalid_type, _invalid_value, _missing, _model, _not_found
+from .validation import _bool, _int, _invalid_type, _invalid_value, _missing, _model_call, _not_found
 
 if TYPE_CHECKING:
     from .service import OpenAIService
@@ -88,9 +88,9 @@ def _response_usage(input_tokens: int, output_tokens: int, reasoning_tokens: int
     }
 
 
+@ROUTES.route("POST", r"/v1/responses")
 def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
-    body = _body(req)
-    model = _model(body)
+    body, model = _model_call(req)
     if "input" not in body or body["input"] is None:
         raise _missing("input")
     items = _input_items(body["input"])
@@ -346,10 +346,12 @@ def _stored_response(svc: OpenAIService, response_id: str) -> dict[str, Any]:
     return response
 
 
+@ROUTES.route("GET", r"/v1/responses/(?P<response_id>[^/]+)")
 def get_response(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     return Reply(json=_stored_response(svc, response_id))
 
 
+@ROUTES.route("DELETE", r"/v1/responses/(?P<response_id>[^/]+)")
 def delete_response(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     _stored_response(svc, response_id)
     svc.responses.pop(response_id, None)
@@ -357,6 +359,7 @@ def delete_response(svc: OpenAIService, req: RecordedRequest, response_id: str) 
     return Reply(json={"id": response_id, "object": "response", "deleted": True})
 
 
+@ROUTES.route("POST", r"/v1/responses/(?P<response_id>[^/]+)/cancel")
 def cancel_response(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     response = _stored_response(svc, response_id)
     response["status"] = "cancelled"
@@ -364,17 +367,10 @@ def cancel_response(svc: OpenAIService, req: RecordedRequest, response_id: str) 
     return Reply(json=response)
 
 
+@ROUTES.route("GET", r"/v1/responses/(?P<response_id>[^/]+)/input_items")
 def response_input_items(svc: OpenAIService, req: RecordedRequest, response_id: str) -> Reply:
     _stored_response(svc, response_id)
     items = list(svc.response_inputs.get(response_id, []))
     if req.query.get("order", ["desc"])[-1] != "asc":
         items.reverse()
-    return Reply(
-        json={
-            "object": "list",
-            "data": items,
-            "first_id": items[0]["id"] if items else None,
-            "last_id": items[-1]["id"] if items else None,
-            "has_more": False,
-        }
-    )
+    return _list_page(items, False)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..server import RecordedRequest, Reply, RouteTable, Service, register_service
+from ..server import RecordedRequest, Reply, Service, register_service
 from . import chat, embedding, files, images, legacy_completions, models, moderation, responses
-from .common import _hex
+from .common import ROUTES, _hex
 
 
 _STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
@@ -38,28 +38,6 @@ _STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
     503: ("The engine is currently overloaded, please try again later.", "server_error", None),
     504: ("Gateway timeout.", "server_error", None),
 }
-
-#: The OpenAI route table: (method, path regex) -> handler(service, request, **groups),
-#: in the order routes are matched; each handler lives in its endpoint's module.
-ROUTES = RouteTable()
-ROUTES.route("POST", r"/v1/chat/completions")(chat.chat_completions)
-ROUTES.route("POST", r"/v1/completions")(legacy_completions.completions)
-ROUTES.route("POST", r"/v1/embeddings")(embedding.embeddings)
-ROUTES.route("POST", r"/v1/moderations")(moderation.moderations)
-ROUTES.route("GET", r"/v1/models")(models.list_models)
-ROUTES.route("GET", r"/v1/models/(?P<model>.+)")(models.get_model)
-ROUTES.route("POST", r"/v1/files")(files.upload_file)
-ROUTES.route("GET", r"/v1/files")(files.list_files)
-ROUTES.route("GET", r"/v1/files/(?P<file_id>[^/]+)")(files.get_file)
-ROUTES.route("DELETE", r"/v1/files/(?P<file_id>[^/]+)")(files.delete_file)
-ROUTES.route("GET", r"/v1/files/(?P<file_id>[^/]+)/content")(files.file_content)
-ROUTES.route("POST", r"/v1/images/generations")(images.image_generations)
-ROUTES.route("GET", r"/v1/_fake/images/(?P<name>img-\w+)\.png")(images.image_file)
-ROUTES.route("POST", r"/v1/responses")(responses.create_response)
-ROUTES.route("GET", r"/v1/responses/(?P<response_id>[^/]+)")(responses.get_response)
-ROUTES.route("DELETE", r"/v1/responses/(?P<response_id>[^/]+)")(responses.delete_response)
-ROUTES.route("POST", r"/v1/responses/(?P<response_id>[^/]+)/cancel")(responses.cancel_response)
-ROUTES.route("GET", r"/v1/responses/(?P<response_id>[^/]+)/input_items")(responses.response_input_items)
 
 
 class OpenAIService(Service):

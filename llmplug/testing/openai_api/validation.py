@@ -84,6 +84,12 @@ def _model(body: dict[str, Any], default: str | None = None) -> str:
     return model
 
 
+def _model_call(req: RecordedRequest, default_model: str | None = None) -> tuple[dict[str, Any], str]:
+    """The JSON body of a call to a model, and the model it names."""
+    body = _body(req)
+    return body, _model(body, default_model)
+
+
 def _int(body: dict[str, Any], name: str, default: int | None, lo: int | None = None, hi: int | None = None) -> int | None:
     value = body.get(name)
     if value is None:
@@ -120,6 +126,17 @@ def _bool(body: dict[str, Any], name: str) -> bool:
 
 def _not_found(message: str, param: str | None = None, code: str | None = None) -> APIError:
     return APIError(404, message, type="invalid_request_error", param=param, code=code)
+
+
+def _choices_and_limit(body: dict[str, Any], *limit_names: str, least: int) -> tuple[int, int | None]:
+    """How many choices a completion call asks for (``n``) and its token limit:
+    the first of ``limit_names`` given, at least ``least``."""
+    n = _int(body, "n", 1, 1, 128) or 1
+    for name in limit_names:
+        limit = _int(body, name, None, least)
+        if limit is not None:
+            return n, limit
+    return n, None
 
 
 def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool, bool]:
