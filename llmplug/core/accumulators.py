@@ -209,22 +209,25 @@ class ChatAccumulator(Accumulator):
             self.head["system_fingerprint"] = chunk.system_fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage.raw
+        states = self.choices
         for choice in chunk.choices:
-            state = self.choices.get(choice.index)
+            state = states.get(choice.index)
             if state is None:
-                state = self.choices[choice.index] = _ChoiceState()
+                state = states[choice.index] = _ChoiceState()
             delta = choice.delta
             if delta.role:
                 state.role = delta.role
-            state.add_text(delta.content, delta.refusal)
+            content, refusal = delta.content, delta.refusal
+            if content is not None or refusal is not None:
+                state.add_text(content, refusal)
             if delta.reasoning:
                 state.reasoning.append(delta.reasoning)
             if delta.tool_calls:
                 for call in delta.tool_calls:
                     state.merge_tool_call(call)
-            extra_content = delta.raw.get("extra_content") if isinstance(delta.raw, dict) else None
-            if isinstance(extra_content, dict):
-                _merge_extra_content(state.extra_content, extra_content)
+            raw = delta.raw
+            if type(raw) is dict and "extra_content" in raw and isinstance(raw["extra_content"], dict):
+                _merge_extra_content(state.extra_content, raw["extra_content"])
             if delta.function_call is not None:
                 fc = state.function_call or {"name": "", "arguments": ""}
                 fc["name"] = delta.function_call.name or fc["name"]
@@ -234,9 +237,9 @@ class ChatAccumulator(Accumulator):
                 state.finish_reason = choice.finish_reason
             if choice.logprobs:
                 state.logprobs.append(choice.logprobs)
-            extra = choice.raw.keys() - _CHUNK_CHOICE_KEYS
-            if extra:
-                state.extra.update((key, choice.raw[key]) for key in extra)
+            raw = choice.raw
+            if not _CHUNK_CHOICE_KEYS.issuperset(raw):  # choice-level fields a provider adds
+                state.extra.update((key, raw[key]) for key in raw.keys() - _CHUNK_CHOICE_KEYS)
 
     def complete(self, saw_done: bool) -> bool:
         if not self.require_finish:

@@ -117,9 +117,11 @@ def _fast_chunk(data: Any) -> ChatCompletionChunk | None:
                     tool_calls.append(ToolCallDelta(
                         index=t.get("index"), id=t.get("id"), type=t.get("type"), function=function, raw=t
                     ))
-            legacy = _function_delta(d.get("function_call"))
-            if legacy is False:
-                return None
+            legacy = d.get("function_call")
+            if legacy is not None:
+                legacy = _function_delta(legacy)
+                if legacy is False:
+                    return None
             delta = ChunkDelta(
                 role=d.get("role"), content=d.get("content"), tool_calls=tool_calls, function_call=legacy,
                 refusal=d.get("refusal"), reasoning=d.get("reasoning"), raw=d,

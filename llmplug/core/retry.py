@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 import time
@@ -99,6 +98,8 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: Callable[[], float
         return delay_seconds(float(value))
     except ValueError:
         pass
+    import email.utils  # only for the rare HTTP-date form: its import costs more than the rest of llmplug's
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
