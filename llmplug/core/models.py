@@ -50,7 +50,13 @@ __all__ = [
 ]
 
 
-@attrs.define(slots=True, kw_only=True)
+#: How every model class is declared: slotted, keyword-only. ``__repr__`` and
+#: ``__eq__`` are :class:`Model`'s, written once, not generated per class
+#: (which halves the cost of defining the models at import).
+_model = attrs.define(slots=True, kw_only=True, repr=False, eq=False)
+
+
+@_model
 class Model:
     """Base of every result model: attribute access plus the raw JSON.
 
@@ -123,24 +129,36 @@ class Model:
         """The JSON the model was built from."""
         return self.raw
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in attrs.fields(type(self)) if a.repr)
+        return f"{type(self).__name__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when of the same class with equal fields (``.raw`` and ``.shaped`` aside)."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, a.name) == getattr(other, a.name) for a in attrs.fields(type(self)) if a.eq)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the attrs classes it replaces
+
 
 # ---------------------------------------------------------------- chat completions
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class FunctionCall(Model):
     name: str | None = None
     arguments: str = ""
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ToolCall(Model):
     id: str | None = None
     type: str = "function"
     function: FunctionCall = attrs.field(factory=FunctionCall)
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Usage(Model):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -151,7 +169,7 @@ class Usage(Model):
     cached_tokens: int | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ChatMessage(Model):
     role: str = "assistant"
     content: Any = None
@@ -165,7 +183,7 @@ class ChatMessage(Model):
         return self.content if isinstance(self.content, str) else ""
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class _Choice(Model):
     """What every choice carries: its ``index``, why it ended, its logprobs."""
 
@@ -174,7 +192,7 @@ class _Choice(Model):
     logprobs: Any = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class _Completion(Model):
     """What every completion body carries, whole or streamed, chat or text."""
 
@@ -185,12 +203,12 @@ class _Completion(Model):
     system_fingerprint: str | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Choice(_Choice):
     message: ChatMessage = attrs.field(factory=ChatMessage)
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ChatCompletion(_Completion):
     object: str = "chat.completion"
     choices: list[Choice] = attrs.field(factory=list)
@@ -205,13 +223,13 @@ class ChatCompletion(_Completion):
         return content if isinstance(content, str) else ""
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class FunctionCallDelta(Model):
     name: str | None = None
     arguments: str | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ToolCallDelta(Model):
     index: int | None = None
     id: str | None = None
@@ -219,7 +237,7 @@ class ToolCallDelta(Model):
     function: FunctionCallDelta | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ChunkDelta(Model):
     role: str | None = None
     content: str | None = None
@@ -229,12 +247,12 @@ class ChunkDelta(Model):
     reasoning: str | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ChunkChoice(_Choice):
     delta: ChunkDelta = attrs.field(factory=ChunkDelta)
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ChatCompletionChunk(_Completion):
     object: str = "chat.completion.chunk"
     choices: list[ChunkChoice] = attrs.field(factory=list)
@@ -250,12 +268,12 @@ class ChatCompletionChunk(_Completion):
 # ---------------------------------------------------------------- legacy completions
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class CompletionChoice(_Choice):
     text: str = ""
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Completion(_Completion):
     object: str = "text_completion"
     choices: list[CompletionChoice] = attrs.field(factory=list)
@@ -267,7 +285,7 @@ class Completion(_Completion):
 # ---------------------------------------------------------------- embeddings, moderation
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Embedding(Model):
     index: int = 0
     #: Floats, or a base64 string when ``encoding_format="base64"`` was asked for.
@@ -275,7 +293,7 @@ class Embedding(Model):
     object: str = "embedding"
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class EmbeddingList(Model):
     object: str = "list"
     data: list[Embedding] = attrs.field(factory=list)
@@ -288,14 +306,14 @@ class EmbeddingList(Model):
         return [item.embedding for item in sorted(self.data, key=lambda e: e.index)]
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ModerationResult(Model):
     flagged: bool = False
     categories: dict[str, Any] = attrs.field(factory=dict)
     category_scores: dict[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Moderation(Model):
     id: str | None = None
     model: str | None = None
@@ -309,7 +327,7 @@ class Moderation(Model):
 # ---------------------------------------------------------------- models, files, images
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ModelInfo(Model):
     id: str = ""
     object: str = "model"
@@ -319,7 +337,7 @@ class ModelInfo(Model):
     display_name: str | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ModelList(Model):
     object: str = "list"
     data: list[ModelInfo] = attrs.field(factory=list)
@@ -329,7 +347,7 @@ class ModelList(Model):
         return [model.id for model in self.data]
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class FileObject(Model):
     id: str = ""
     object: str = "file"
@@ -340,28 +358,28 @@ class FileObject(Model):
     status: str | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class FileList(Model):
     object: str = "list"
     data: list[FileObject] = attrs.field(factory=list)
     has_more: bool = False
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Deleted(Model):
     id: str = ""
     object: str | None = None
     deleted: bool = False
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Image(Model):
     b64_json: str | None = None
     url: str | None = None
     revised_prompt: str | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ImagesResponse(Model):
     created: int | None = None
     data: list[Image] = attrs.field(factory=list)
@@ -371,7 +389,7 @@ class ImagesResponse(Model):
 # ---------------------------------------------------------------- Responses API
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class OutputContent(Model):
     """A content part of an output message (``output_text``, ``refusal``, or newer)."""
 
@@ -381,7 +399,7 @@ class OutputContent(Model):
     annotations: list[Any] = attrs.field(factory=list)
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class OutputItem(Model):
     """An output item of any type; ``.raw`` holds all it carries.
 
@@ -402,14 +420,14 @@ class OutputItem(Model):
     result: str | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ResponseUsage(Model):
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class Response(Model):
     """A Responses API response."""
 
@@ -464,7 +482,7 @@ class Response(Model):
         return self.get_output_text()
 
 
-@attrs.define(slots=True, kw_only=True)
+@_model
 class ResponseStreamEvent(Model):
     """One Responses API stream event; ``type`` says which (``response.output_text.delta``...)."""
 

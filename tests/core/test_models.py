@@ -163,3 +163,17 @@ def test_the_chunk_fast_path_builds_what_the_converter_builds(data: Any) -> None
     assert _same(fast, _converted(data))
     if fast.choices and isinstance(fast.choices[0].raw.get("delta"), dict):
         assert fast.choices[0].delta.raw is fast.choices[0].raw["delta"]  # the decoded dict itself, not a copy
+
+
+def test_models_compare_and_print_by_their_fields_not_raw():
+    one = structure({"id": "a", "choices": [{"message": {"content": "hi"}}], "extra": 1}, m.ChatCompletion)
+    two = structure({"id": "a", "choices": [{"message": {"content": "hi"}}]}, m.ChatCompletion)
+    assert one == two and not one != two  # .raw differs, the fields do not
+    assert one != structure({"id": "b"}, m.ChatCompletion)
+    assert m.Usage(prompt_tokens=1) != m.ResponseUsage()  # another class is never equal
+    assert m.ChatMessage(content="x") != "x"
+    with pytest.raises(TypeError):
+        hash(one)  # mutable models are unhashable
+    text = repr(one)
+    assert text.startswith("ChatCompletion(id='a', ") and "content='hi'" in text
+    assert "extra" not in text and "raw=" not in text
