@@ -1,12 +1,15 @@
 """The ``urllib`` transport: the standard library only (``http.client``).
 
 Always available. It keeps its own small, thread-safe keep-alive pool keyed
-by ``(scheme, host, port)``, decodes gzip/deflate bodies, and does not use
-proxies.
+by ``(scheme, host, port, proxy)``, decodes gzip/deflate bodies, and takes
+proxies from the environment as urllib does (``HTTP_PROXY``, ``HTTPS_PROXY``,
+``ALL_PROXY``, ``NO_PROXY``, read when the transport is built): plain HTTP is
+sent to the proxy in absolute form, HTTPS through a ``CONNECT`` tunnel.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import select
 import socket
@@ -14,7 +17,7 @@ import ssl
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from llmplug.plugin import (
     APIConnectionError, CHUNK_SIZE, ErrorTable, hookimpl, backend_response, map_exceptions,
@@ -28,8 +31,8 @@ def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> No
         description="standard library http.client with its own keep-alive pool; no dependencies")
     register(spec)
 
-#: ``(scheme, host, port)``
-PoolKey = tuple[str, str, int]
+#: ``(scheme, host, port, proxy URL or "")``
+PoolKey = tuple[str, str, int, str]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -92,9 +95,16 @@ class ConnectionPool:
                 if not _is_dropped(conn.sock):
                     return conn, True
                 conn.close()
-        scheme, host, port = key
+        scheme, host, port, proxy = key
         conn: http.client.HTTPConnection
-        if scheme == "https":
+        if proxy:  # connect to the proxy; an HTTPS target goes through a CONNECT tunnel
+            proxy_host, proxy_port, auth = _proxy_address(proxy)
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=connect_timeout, context=self._ssl_context)
+                conn.set_tunnel(host, port, headers=auth)
+            else:
+                conn = http.client.HTTPConnection(proxy_host, proxy_port, timeout=connect_timeout)
+        elif scheme == "https":
             conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=self._ssl_context)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
@@ -171,13 +181,20 @@ class UrllibTransport(Transport):
     name = "urllib"
 
     def __init__(self, verify: bool = True) -> None:
+        import urllib.request  # for its proxy rules only; imported when the transport is built
+
         self._pool = ConnectionPool(verify=verify)
+        #: scheme -> proxy URL, and "no" -> the NO_PROXY list, as urllib reads them.
+        self._proxies = urllib.request.getproxies()
+        self._bypass = urllib.request.proxy_bypass_environment
 
     def send(self, request: Request) -> Response:
         """Send ``request``; return once the headers are in, body unread."""
         with map_exceptions(_ERRORS, request, waiting=(HeadTimeout,)):
-            key, target = _split(request.url)
+            key, target = _split(request.url, self._proxy_for)
             headers = dict(outgoing_headers(request).items())
+            if key[3] and key[0] == "http":  # plain HTTP through a proxy: its credentials ride on the request
+                headers.update(_proxy_address(key[3])[2])
             conn, response = self._exchange(key, target, request, headers)
         body = _Body(self._pool, key, conn, response)
         return backend_response(response.status, response.getheaders(), body.chunks(), body.release, _ERRORS, request)
@@ -206,13 +223,21 @@ class UrllibTransport(Transport):
                 conn.close()
                 raise
 
+    def _proxy_for(self, scheme: str, host: str) -> str:
+        """The proxy URL for a request to ``host`` ("" for none), as urllib picks it."""
+        proxy = self._proxies.get(scheme) or self._proxies.get("all") or ""
+        if proxy and self._bypass(host, self._proxies):
+            return ""
+        return proxy
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._pool.close()
 
 
-def _split(url: str) -> tuple[PoolKey, str]:
-    """The pool key and request target (path and query) of ``url``."""
+def _split(url: str, proxy_for: Callable[[str, str], str]) -> tuple[PoolKey, str]:
+    """The pool key and request target of ``url``: its path and query, or the
+    whole URL when plain HTTP goes through a proxy."""
     try:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -222,4 +247,22 @@ def _split(url: str) -> tuple[PoolKey, str]:
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise UnsupportedURL("only http:// and https:// URLs with a host are supported")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return (scheme, parts.hostname, port), target
+    proxy = proxy_for(scheme, parts.hostname)
+    if proxy and scheme == "http":
+        target = f"http://{parts.netloc.rpartition('@')[2]}{target}"
+    return (scheme, parts.hostname, port, proxy), target
+
+
+def _proxy_address(proxy: str) -> tuple[str, int, dict[str, str]]:
+    """The host, port and ``Proxy-Authorization`` header of an ``http://`` proxy URL."""
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        raise UnsupportedURL(
+            f"the urllib transport supports http:// proxies only, not {parts.scheme}://{parts.hostname or ''}: "
+            "unset the *_PROXY variable or pick another transport"
+        )
+    auth = {}
+    if parts.username is not None:
+        token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        auth["Proxy-Authorization"] = "Basic " + base64.b64encode(token).decode("ascii")
+    return parts.hostname, parts.port or 80, auth
