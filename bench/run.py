@@ -1,0 +1,567 @@
+"""Every performance figure of issue 12, measured side by side in one run.
+
+    python bench/run.py                  # every row, full run (~2 minutes)
+    python bench/run.py --quick          # fewer requests and rounds: a smoke run (~30 s)
+    python bench/run.py --only 1,3,7     # some rows
+    python bench/run.py --instructions   # add rows 1i 3i 7i: instructions under valgrind (+2-4 min)
+    python bench/run.py --json           # machine-readable output
+
+openai-python rows need ``pip install -e '.[bench]'`` and are skipped without it.
+
+How it measures: the fake OpenAI server (:class:`llmplug.testing.FakeAPI`)
+runs in its own process pinned to one CPU; every contender runs in a fresh
+process of its own (``run.py --worker NAME ...``, printing one JSON line)
+pinned to the other CPU (nothing is pinned on a single-CPU machine). Each
+round runs every contender once, in reversed order every other round
+(A B, B A, ...), so drift hits all alike; a figure is the median of the
+rounds, and the ``rounds`` column the range of the round-by-round ratios (how
+noisy the machine was). Raw baselines send the very body and headers llmplug
+sends, so the server does the same work for both.
+
+The rows (value = numerator / denominator, the goal beside it):
+
+1. chat req/s, llmplug(httpx) / raw ``httpx.Client.post`` + ``json.loads``  (>= 0.95)
+2. chat req/s, llmplug(httpx) / openai-python                             (>= 3)
+3. 1000-chunk stream chunks/s, llmplug(httpx) / raw httpx ``iter_lines``
+   + ``json.loads``                                                       (>= 0.85)
+4. stream chunks/s, llmplug(httpx) / openai-python                        (>= 6)
+5. wall time of ``python -c "import llmplug"`` / ``"import openai"``        (<= 0.12)
+6. the same with a client built: ``llmplug.new("openai", transport="httpx")``
+   / ``openai.OpenAI()``                                                  (<= 0.2)
+7. chat req/s, llmplug's stdlib transport (``transport="urllib"``) /
+   raw ``urllib.request.urlopen`` + ``json.loads``                        (>= 1.5)
+8. chat req/s, llmplug(urllib) / llmplug(httpx)                           (>= 2)
+9. peak RSS (``ru_maxrss``) after one chat request, llmplug(httpx) / raw httpx (<= 1.1)
+
+Import rows (5, 6) time whole fresh interpreters (start-up included), many
+times interleaved. With ``--instructions``, rows 1i, 3i and 7i count the
+client process's instructions per request (per 1000-chunk stream) under
+``valgrind --tool=callgrind``, minus a run doing no timed request, as
+raw / llmplug so the goal reads as for the wall-clock row. They leave out
+the server's time, so they are stricter than rows 1, 3 and 7, and the kernel's
+(7i: raw urlopen's new connection per request costs mostly system time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+# ---------------------------------------------------------------- the wire
+
+CHUNKS = 1000
+API_KEY = "sk-bench"
+MODEL = "gpt-4.1"
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+# Byte for byte what llmplug sends for create_chat_completion(MESSAGES[, stream=True]).
+BODY = b'{"messages":[{"role":"user","content":"Say hello"}],"model":"gpt-4.1"}'
+STREAM_BODY = b'{"stream":true,"messages":[{"role":"user","content":"Say hello"}],"model":"gpt-4.1"}'
+HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+    "User-Agent": "llmplug/0.1",
+    "Authorization": f"Bearer {API_KEY}",
+    "Accept-Encoding": "gzip, deflate",
+}
+STREAM_HEADERS = {**HEADERS, "Accept": "text/event-stream"}
+#: Base URL path of each operation on the fake server: one scripted reply each.
+PREFIX = {"chat": "/plain/v1", "stream": "/stream/v1"}
+
+
+def completion() -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": MODEL,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! " * 20}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 40, "total_tokens": 43},
+    }
+
+
+def chunk_events() -> list[Any]:
+    head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000, "model": MODEL}
+    events: list[Any] = [
+        {**head, "choices": [{"index": 0, "delta": {"content": f"tok{i} "}, "finish_reason": None}]}
+        for i in range(CHUNKS - 1)
+    ]
+    events.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    return [*events, "data: [DONE]\n\n"]
+
+
+def serve() -> None:
+    """The server process: print the fake API's URL, serve until stdin closes."""
+    import threading
+
+    from llmplug.testing import FakeAPI
+
+    with FakeAPI() as api:
+        api.queue("POST", PREFIX["chat"] + "/chat/completions", json=completion(), times=None)
+        api.queue("POST", PREFIX["stream"] + "/chat/completions", events=chunk_events(), times=None)
+        print(api.url, flush=True)
+        closed = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
+        while not closed.wait(0.5):
+            api.requests.clear()  # nobody reads them: keep the server's heap (and its GC pauses) flat
+
+
+# ---------------------------------------------------------------- contenders (worker side)
+
+
+class Contender(NamedTuple):
+    """One client: a chat call, a stream call returning its chunk count (or None), close."""
+
+    chat: Callable[[], object]
+    stream: Callable[[], int] | None
+    close: Callable[[], object]
+
+
+def llmplug_contender(base: str, transport: str) -> Contender:
+    import llmplug
+
+    client = llmplug.new("openai", api_key=API_KEY, base_url=base, transport=transport, max_retries=0)
+
+    def chat() -> object:
+        return client.create_chat_completion(MESSAGES)
+
+    def stream() -> int:
+        with client.create_chat_completion(MESSAGES, stream=True) as events:
+            return sum(1 for _ in events)
+
+    return Contender(chat, stream, client.close)
+
+
+def raw_httpx_contender(base: str) -> Contender:
+    import httpx
+
+    client = httpx.Client()
+    url = base + "/chat/completions"
+
+    def chat() -> object:
+        return json.loads(client.post(url, content=BODY, headers=HEADERS).content)
+
+    def stream() -> int:
+        n = 0
+        with client.stream("POST", url, content=STREAM_BODY, headers=STREAM_HEADERS) as resp:
+            for line in resp.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    json.loads(line[6:])
+                    n += 1
+        return n
+
+    return Contender(chat, stream, client.close)
+
+
+def raw_urlopen_contender(base: str) -> Contender:
+    import urllib.request
+
+    url = base + "/chat/completions"
+
+    def chat() -> object:
+        with urllib.request.urlopen(urllib.request.Request(url, data=BODY, headers=HEADERS)) as resp:
+            return json.loads(resp.read())
+
+    return Contender(chat, None, lambda: None)
+
+
+def openai_contender(base: str) -> Contender:
+    import openai
+
+    client = openai.OpenAI(base_url=base, api_key=API_KEY, max_retries=0)
+
+    def chat() -> object:
+        return client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+
+    def stream() -> int:
+        with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as events:  # type: ignore[arg-type]
+            return sum(1 for _ in events)
+
+    return Contender(chat, stream, client.close)
+
+
+CONTENDERS: dict[str, Callable[[str], Contender]] = {
+    "llmplug-httpx": lambda base: llmplug_contender(base, "httpx"),
+    "llmplug-urllib": lambda base: llmplug_contender(base, "urllib"),
+    "raw-httpx": raw_httpx_contender,
+    "raw-urlopen": raw_urlopen_contender,
+    "openai": openai_contender,
+}
+
+
+def worker(name: str, op: str, url: str, n: int, warmup: int) -> dict[str, Any]:
+    """Build contender ``name``, make ``warmup`` then ``n`` timed ``op`` calls.
+
+    Returns the units done in the timed calls (requests or chunks), the
+    seconds they took and the process's peak RSS in KiB.
+    """
+    import resource
+
+    contender = CONTENDERS[name](url + PREFIX[op])
+    call = contender.chat if op == "chat" else contender.stream
+    if call is None:
+        raise SystemExit(f"{name} has no {op} call")
+    for _ in range(warmup):
+        got = call()
+        if op == "stream" and got != CHUNKS:
+            raise SystemExit(f"{name}: a stream gave {got} chunks, not {CHUNKS}")
+    units = 0
+    start = time.perf_counter()
+    for _ in range(n):
+        got = call()
+        units += got if op == "stream" else 1  # type: ignore[operator]
+    seconds = time.perf_counter() - start
+    contender.close()
+    return {"units": units, "seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+# ---------------------------------------------------------------- measures and rows (driver side)
+
+#: Fresh-interpreter programs timed whole by the import rows.
+SNIPPETS = {
+    "import-llmplug": "import llmplug",
+    "import-openai": "import openai",
+    "new-llmplug": "import llmplug; llmplug.new('openai', api_key='sk-x', transport='httpx')",
+    "new-openai": "import openai; openai.OpenAI(api_key='sk-x')",
+}
+
+
+class Measure(NamedTuple):
+    """One thing measured: ``kind`` (chat, stream, rss, import, instr-chat,
+    instr-stream) of ``name`` (a contender or a snippet)."""
+
+    kind: str
+    name: str
+
+    @property
+    def needs_openai(self) -> bool:
+        return self.name in ("openai", "import-openai", "new-openai")
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.kind]
+
+
+UNITS = {
+    "chat": "req/s", "stream": "chunks/s", "rss": "MiB", "import": "ms",
+    "instr-chat": "instr/req", "instr-stream": "instr/stream",
+}
+
+
+class Row(NamedTuple):
+    """A figure of the issue: ``num`` / ``den`` against ``goal`` (``at_least`` or at most)."""
+
+    key: str
+    figure: str
+    num: Measure
+    den: Measure
+    goal: float
+    at_least: bool = True
+
+
+ROWS = [
+    Row("1", "chat req/s, llmplug(httpx) / raw httpx post+json.loads",
+        Measure("chat", "llmplug-httpx"), Measure("chat", "raw-httpx"), 0.95),
+    Row("2", "chat req/s, llmplug(httpx) / openai-python",
+        Measure("chat", "llmplug-httpx"), Measure("chat", "openai"), 3),
+    Row("3", "1k-chunk stream chunks/s, llmplug(httpx) / raw httpx iter_lines",
+        Measure("stream", "llmplug-httpx"), Measure("stream", "raw-httpx"), 0.85),
+    Row("4", "stream chunks/s, llmplug(httpx) / openai-python",
+        Measure("stream", "llmplug-httpx"), Measure("stream", "openai"), 6),
+    Row("5", "python -c 'import llmplug' / 'import openai' (wall)",
+        Measure("import", "import-llmplug"), Measure("import", "import-openai"), 0.12, at_least=False),
+    Row("6", "import + new client (httpx built): llmplug / openai (wall)",
+        Measure("import", "new-llmplug"), Measure("import", "new-openai"), 0.2, at_least=False),
+    Row("7", "chat req/s, llmplug(urllib) / raw urlopen+json.loads",
+        Measure("chat", "llmplug-urllib"), Measure("chat", "raw-urlopen"), 1.5),
+    Row("8", "chat req/s, llmplug(urllib) / llmplug(httpx)",
+        Measure("chat", "llmplug-urllib"), Measure("chat", "llmplug-httpx"), 2),
+    Row("9", "peak RSS after one chat, llmplug(httpx) / raw httpx",
+        Measure("rss", "llmplug-httpx"), Measure("rss", "raw-httpx"), 1.1, at_least=False),
+]
+#: ``--instructions`` rows: raw / llmplug client instructions, so they read like rows 1, 3, 7.
+INSTRUCTION_ROWS = [
+    Row("1i", "chat instr/req (client only), raw httpx / llmplug(httpx)",
+        Measure("instr-chat", "raw-httpx"), Measure("instr-chat", "llmplug-httpx"), 0.95),
+    Row("3i", "1k-chunk stream instr (client only), raw httpx / llmplug(httpx)",
+        Measure("instr-stream", "raw-httpx"), Measure("instr-stream", "llmplug-httpx"), 0.85),
+    Row("7i", "chat instr/req (client only), raw urlopen / llmplug(urllib)",
+        Measure("instr-chat", "raw-urlopen"), Measure("instr-chat", "llmplug-urllib"), 1.5),
+]
+
+
+class Settings(NamedTuple):
+    """How much work each sample does."""
+
+    reps: int
+    import_reps: int
+    requests: int
+    streams: int
+    warmup: int
+    instr_requests: int
+    instr_streams: int
+
+
+FULL = Settings(reps=7, import_reps=21, requests=1000, streams=15, warmup=50, instr_requests=100, instr_streams=3)
+QUICK = Settings(reps=3, import_reps=7, requests=300, streams=4, warmup=20, instr_requests=30, instr_streams=1)
+
+#: The checkout whose llmplug is measured: first on every child's PYTHONPATH.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VALGRIND = "valgrind"
+
+
+class Runner:
+    """Spawns the pinned child processes and takes one sample of a measure."""
+
+    def __init__(self, settings: Settings, server_cpus: set[int] | None, client_cpus: set[int] | None) -> None:
+        self.settings = settings
+        self.server_cpus, self.client_cpus = server_cpus, client_cpus
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+        self.env["NO_PROXY"] = self.env["no_proxy"] = "127.0.0.1,localhost"
+        self.url = ""
+
+    def spawn(self, argv: Sequence[str], cpus: set[int] | None, **kwargs: Any) -> Any:
+        import subprocess
+
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        return subprocess.Popen(argv, env=kwargs.pop("env", self.env), preexec_fn=pin, text=True, **kwargs)
+
+    def run(self, argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[str, str]:
+        import subprocess
+
+        proc = self.spawn(argv, self.client_cpus, env=env or self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(argv[:8])} ... failed ({proc.returncode}):\n{err[-3000:]}")
+        return out, err
+
+    def start_server(self) -> Any:
+        import subprocess
+
+        server = self.spawn([sys.executable, __file__, "--serve"], self.server_cpus, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.url = server.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            server.kill()
+            raise RuntimeError("the fake server did not start")
+        return server
+
+    def worker_argv(self, name: str, op: str, n: int, warmup: int) -> list[str]:
+        return [sys.executable, __file__, "--worker", name, "--op", op, "--url", self.url, "--n", str(n), "--warmup", str(warmup)]
+
+    def sample(self, m: Measure) -> float:
+        """One sample of ``m`` in its unit."""
+        s = self.settings
+        if m.kind == "import":
+            start = time.perf_counter()
+            self.run([sys.executable, "-c", SNIPPETS[m.name]])
+            return (time.perf_counter() - start) * 1e3
+        if m.kind == "rss":
+            return self.work(m.name, "chat", 0, 1)["maxrss_kib"] / 1024
+        if m.kind in ("chat", "stream"):
+            n = s.requests if m.kind == "chat" else s.streams
+            result = self.work(m.name, m.kind, n, s.warmup if m.kind == "chat" else 2)
+            return result["units"] / result["seconds"]
+        op = m.kind.removeprefix("instr-")
+        n = s.instr_requests if op == "chat" else s.instr_streams
+        warmup = 3 if op == "chat" else 1
+        return (self.instructions(m.name, op, n, warmup) - self.instructions(m.name, op, 0, warmup)) / n
+
+    def work(self, name: str, op: str, n: int, warmup: int) -> dict[str, Any]:
+        out, _ = self.run(self.worker_argv(name, op, n, warmup))
+        return json.loads(out)
+
+    def instructions(self, name: str, op: str, n: int, warmup: int) -> int:
+        """Instructions the whole worker process runs, counted by callgrind."""
+        argv = [VALGRIND, "--tool=callgrind", "--callgrind-out-file=/dev/null", *self.worker_argv(name, op, n, warmup)]
+        _, err = self.run(argv, env={**self.env, "PYTHONHASHSEED": "0"})
+        for line in err.splitlines():
+            if "Collected :" in line:
+                return int(line.rsplit(":", 1)[1])
+        raise RuntimeError(f"no 'Collected' total in valgrind's output:\n{err[-2000:]}")
+
+    def rounds(self, measures: Sequence[Measure], reps: int, progress: Callable[[str], None]) -> dict[Measure, list[float]]:
+        """``reps`` samples of each measure, interleaved, the order reversed every other round."""
+        samples: dict[Measure, list[float]] = {m: [] for m in measures}
+        for rep in range(reps):
+            for m in measures if rep % 2 == 0 else measures[::-1]:
+                progress(f"round {rep + 1}/{reps}: {m.kind} {m.name}")
+                samples[m].append(self.sample(m))
+        return samples
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def median(values: Sequence[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
+
+
+def fmt(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:,.2f}M"
+    if value >= 1e4:
+        return f"{value / 1e3:,.1f}k"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.3g}" if value < 10 else f"{value:,.1f}"
+
+
+def row_result(row: Row, samples: dict[Measure, list[float]], skipped: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "row": row.key, "figure": row.figure, "goal": row.goal, "op": ">=" if row.at_least else "<=",
+        "unit": row.num.unit,
+    }
+    if skipped:
+        return {**result, "skipped": skipped}
+    num, den = median(samples[row.num]), median(samples[row.den])
+    value = num / den
+    return {
+        **result,
+        "value": round(value, 4),
+        "met": value >= row.goal if row.at_least else value <= row.goal,
+        "round_ratios": [round(n / d, 4) for n, d in zip(samples[row.num], samples[row.den])],
+        "numerator": {"name": row.num.name, "median": num, "samples": samples[row.num]},
+        "denominator": {"name": row.den.name, "median": den, "samples": samples[row.den]},
+    }
+
+
+def print_table(results: Iterable[dict[str, Any]]) -> None:
+    print(f"{'row':<4} {'figure':<64} {'value':>6}  {'goal':<7} {'met':<4} {'rounds':<11} medians (numerator / denominator)")
+    for r in results:
+        goal = f"{'≥' if r['op'] == '>=' else '≤'} {r['goal']:g}"
+        if "skipped" in r:
+            print(f"{r['row']:<4} {r['figure']:<64} {'-':>6}  {goal:<7} {'-':<4} {'-':<11} skipped: {r['skipped']}")
+            continue
+        ratios = r["round_ratios"]
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
+        detail = f"{fmt(r['numerator']['median'])} / {fmt(r['denominator']['median'])} {r['unit']}"
+        print(f"{r['row']:<4} {r['figure']:<64} {r['value']:>6.2f}  {goal:<7} {'yes' if r['met'] else 'no':<4} {spread:<11} {detail}")
+
+
+def machine(runner: Runner, cpus: str) -> dict[str, Any]:
+    import platform
+    import subprocess
+
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?") \
+        if os.path.exists("/proc/cpuinfo") else platform.processor()
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    versions = runner.run([sys.executable, "-c", "import importlib.metadata as m\nfor d in ('httpx', 'openai'):\n"
+                           "    try: print(d, m.version(d))\n    except m.PackageNotFoundError: print(d, '-')"])[0]
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "cpu": model, "cpus": cpus, "python": platform.python_version(),
+        "commit": commit or "?", **dict(line.split(" ", 1) for line in versions.splitlines()),
+    }
+
+
+# ---------------------------------------------------------------- driver
+
+
+def choose_rows(only: str | None, instructions: bool) -> list[Row]:
+    """The rows to run: ``--only`` keys (``1`` also picks ``1i`` under ``--instructions``)."""
+    rows = ROWS + INSTRUCTION_ROWS if instructions else ROWS
+    if only is None:
+        return rows
+    wanted = {key.strip() for key in only.split(",") if key.strip()}
+    unknown = wanted - {row.key for row in ROWS + INSTRUCTION_ROWS}
+    if unknown:
+        raise SystemExit(f"--only: no row {', '.join(sorted(unknown))} (rows: 1-9, and 1i 3i 7i)")
+    return [row for row in ROWS + INSTRUCTION_ROWS if row.key in wanted or row in rows and row.key.rstrip("i") in wanted]
+
+
+def pin_plan() -> tuple[set[int] | None, set[int] | None, str]:
+    """CPUs for the server and the clients: one each, or no pinning on one CPU."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None, "not pinned (no sched_setaffinity)"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None, "not pinned (one CPU)"
+    return {cpus[0]}, {cpus[1]}, f"server on CPU {cpus[0]}, clients on CPU {cpus[1]}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import argparse
+    import shutil
+    import subprocess
+
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--reps", type=int, help="rounds of the process rows (default 7, --quick 3)")
+    parser.add_argument("--quick", action="store_true", help="fewer requests and rounds: a smoke run")
+    parser.add_argument("--only", metavar="ROWS", help="comma-separated row numbers, e.g. 1,3,7")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    parser.add_argument("--instructions", action="store_true", help="add rows 1i, 3i, 7i: instructions under valgrind")
+    parser.add_argument("--requests", type=int, help="timed chat requests per sample")
+    parser.add_argument("--streams", type=int, help="timed 1000-chunk streams per sample")
+    internal = parser.add_argument_group("internal (one child process)")
+    internal.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    internal.add_argument("--worker", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
+    internal.add_argument("--op", choices=sorted(PREFIX), default="chat", help=argparse.SUPPRESS)
+    internal.add_argument("--url", help=argparse.SUPPRESS)
+    internal.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
+    internal.add_argument("--warmup", type=int, default=10, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        return serve()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.op, args.url, args.n, args.warmup)))
+        return
+
+    settings = (QUICK if args.quick else FULL)._replace(
+        **{k: v for k, v in (("reps", args.reps), ("requests", args.requests), ("streams", args.streams)) if v}
+    )
+    rows = choose_rows(args.only, args.instructions)
+    server_cpus, client_cpus, cpus = pin_plan()
+    if server_cpus:
+        os.sched_setaffinity(0, server_cpus)  # this driver mostly waits: keep it off the clients' CPU
+    runner = Runner(settings, server_cpus, client_cpus)
+    has_openai = subprocess.run([sys.executable, "-c", "import openai"], env=runner.env, capture_output=True).returncode == 0
+    has_valgrind = shutil.which(VALGRIND) is not None
+    skips = {
+        row.key: reason for row in rows for reason in [
+            "pip install -e '.[bench]'" if not has_openai and (row.num.needs_openai or row.den.needs_openai) else
+            "valgrind not found (apt-get install valgrind)" if not has_valgrind and row.num.kind.startswith("instr") else None
+        ] if reason
+    }
+    live = [row for row in rows if row.key not in skips]
+    measures = list(dict.fromkeys(m for row in live for m in (row.num, row.den)))
+    quiet = args.json or not sys.stderr.isatty()
+    log = (lambda text: None) if quiet else (lambda text: print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True))
+
+    started = time.perf_counter()
+    server = runner.start_server()
+    try:
+        info = machine(runner, cpus)
+        if not has_openai:
+            info["openai"] = "not importable"
+        samples: dict[Measure, list[float]] = {}
+        for snippet in {m.name for m in measures if m.kind == "import"}:  # compile the .pyc files first
+            runner.run([sys.executable, "-c", SNIPPETS[snippet]])
+        groups = (
+            ([m for m in measures if m.kind in ("chat", "stream", "rss")], settings.reps),
+            ([m for m in measures if m.kind == "import"], settings.import_reps),
+            ([m for m in measures if m.kind.startswith("instr")], 1),  # counts barely vary
+        )
+        for group, reps in groups:
+            samples.update(runner.rounds(group, reps, log))
+    finally:
+        server.stdin.close()
+        server.wait(10)
+    log("")
+    results = [row_result(row, samples, skips.get(row.key)) for row in rows]
+    info["seconds"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        print(json.dumps({"machine": info, "settings": settings._asdict(), "rows": results}, indent=2))
+        return
+    print(f"llmplug {info['commit']} · {info['date']} · {info['cpu']} · {cpus} · Python {info['python']} · "
+          f"httpx {info['httpx']} · openai {info['openai']}")
+    print(f"medians of {settings.reps} rounds ({settings.requests} requests, {settings.streams} streams a sample), "
+          f"imports {settings.import_reps} runs each; {info['seconds']} s\n")
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
