@@ -7,16 +7,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+# The plugin subpackages (docstrings only; nothing in them is imported here)
+# come first, so the functions below own the names ``llmplug.providers`` and
+# ``llmplug.transports``: a plugin module imported later sets an attribute on
+# its own package, never on this one.
+from typing import TYPE_CHECKING, Any
 
 # The plugin subpackages (docstrings only; nothing in them is imported here)
 # come first, so the functions below own the names ``llmplug.providers`` and
 # ``llmplug.transports``: a plugin module imported later sets an attribute on
 # its own package, never on this one.
 from . import providers as _provider_plugins, transports as _transport_plugins  # noqa: F401
-from .core import logs as _logs
-from .core.client import Client
-from .core.dispatch import ApiResult
 from .core.errors import (
     APIConnectionError,
     APIError,
@@ -43,37 +44,80 @@ from .core.errors import (
     UnsupportedOperationError,
 )
 from .core.hookspecs import hookimpl
-from .core.http import Timeout, Transport
-from .core.plugins import PluginInfo, PluginManager, default_plugin_manager
-from .core.retry import RetryPolicy
-from .core.specs import ProviderSpec, TransportSpec
-from .core.streaming import Stream
-from .sessions import ChatSession, ResponsesChatSession
+
+if TYPE_CHECKING:
+    from .core.client import Client
+    from .core.dispatch import ApiResult
+    from .core.http import Timeout, Transport
+    from .core.plugins import PluginInfo, PluginManager, default_plugin_manager
+    from .core.retry import RetryPolicy
+    from .core.specs import ProviderSpec, TransportSpec
+    from .core.streaming import Stream
+    from .sessions import ChatSession, ResponsesChatSession
 
 __version__ = "0.1.0"
 
-_logs.configure_from_env()
+#: Public names imported on first use (``import llmplug`` loads only the errors
+#: and the hook marker): name -> the module that defines it.
+_LAZY = {
+    "Client": "llmplug.core.client",
+    "ApiResult": "llmplug.core.dispatch",
+    "Timeout": "llmplug.core.http",
+    "Transport": "llmplug.core.http",
+    "PluginInfo": "llmplug.core.plugins",
+    "PluginManager": "llmplug.core.plugins",
+    "default_plugin_manager": "llmplug.core.plugins",
+    "RetryPolicy": "llmplug.core.retry",
+    "ProviderSpec": "llmplug.core.specs",
+    "TransportSpec": "llmplug.core.specs",
+    "Stream": "llmplug.core.streaming",
+    "ChatSession": "llmplug.sessions",
+    "ResponsesChatSession": "llmplug.sessions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmplug' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def new(provider: str = "openai", **options: Any) -> Client:
     """A client for ``provider`` (see :func:`providers`); options as :class:`Client`."""
+    from .core.client import Client
+
     return Client(provider, **options)
 
 
 def providers() -> list[str]:
     """Names of every provider available, built-in and installed."""
+    from .core.plugins import default_plugin_manager
+
     return sorted(default_plugin_manager().providers())
 
 
 def transports() -> list[str]:
     """Names of every transport registered (whether or not its library is installed;
     ``llmplug transports`` on the command line marks the ones that are not)."""
+    from .core.plugins import default_plugin_manager
+
     return sorted(default_plugin_manager().transports())
 
 
 def plugins() -> list[PluginInfo]:
     """Every loaded plugin: its name, distribution (``None`` for built-ins), hooks,
     and the providers and transports it registers. See ``docs/plugins.md``."""
+    from .core.plugins import default_plugin_manager
+
     return default_plugin_manager().plugins()
 
 

@@ -23,6 +23,29 @@ def test_import_loads_no_http_library_and_no_plugin():
     assert not {m for m in loaded if m.startswith(("llmplug.providers.", "llmplug.transports.", "llmplug.testing"))}
 
 
+def test_import_loads_only_the_errors_and_the_hook_marker():
+    loaded = _modules_after("import llmplug")
+    assert {m for m in loaded if m.startswith("llmplug.")} == {
+        "llmplug.core", "llmplug.core.errors", "llmplug.core.hookspecs", "llmplug.providers", "llmplug.transports",
+    }
+    assert not {"attrs", "cattrs", "logging", "email", "json"} & loaded
+
+
+def test_every_public_name_loads_on_first_use():
+    import llmplug
+
+    for name in llmplug.__all__:
+        assert getattr(llmplug, name) is not None, name
+        assert name in dir(llmplug)
+    assert llmplug.Client.__module__ == "llmplug.core.client"
+    try:
+        llmplug.NoSuchName  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchName" in str(exc)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
+
+
 def test_providers_and_transports_stay_functions_after_plugin_modules_load():
     out = subprocess.run(
         [sys.executable, "-c", "import llmplug, llmplug.providers.openai, llmplug.transports.urllib\n"

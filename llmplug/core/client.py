@@ -8,7 +8,7 @@ is the stream callback, as in Lua. Per-call ``timeout``, ``max_retries`` and
 
 from __future__ import annotations
 
-import difflib
+import importlib
 import inspect
 import os
 import pathlib
@@ -20,6 +20,7 @@ import attrs
 from .dispatch import ApiResult, Dispatcher
 from .errors import ConfigurationError, MissingAPIKeyError
 from .http import Timeout, Transport, redact_url
+from .logs import configure_from_env
 from .values import NOT_GIVEN
 from .models import ChatCompletionChunk
 from .plugins import PluginManager, default_plugin_manager
@@ -31,6 +32,8 @@ __all__ = ["Callback", "Client", "split_call_args"]
 
 _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
 Callback = Callable[..., Any]
+
+configure_from_env()  # LLMPLUG_LOG, read when the first client module loads
 
 
 def split_call_args(opts: Any, callback: Any, params: dict[str, Any]) -> tuple[dict[str, Any], Callback | None]:
@@ -322,6 +325,8 @@ class Client:
         return self._session("responses")(self, **opts)
 
     def _session(self, kind: str) -> type:
+        if kind not in self.session_classes:
+            importlib.import_module("llmplug.sessions")  # registers the built-in session classes
         try:
             return self.session_classes[kind]
         except KeyError:
@@ -334,6 +339,8 @@ def _check_options(spec: ProviderSpec, options: Mapping[str, Any]) -> None:
     for name in options:
         if name not in spec.user_options:
             known = [*spec.user_options, *inspect.signature(Client.__init__).parameters]
+            import difflib  # only to suggest a fix for a misspelt option
+
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             accepted = ", ".join(spec.user_options) or "none"

@@ -121,6 +121,7 @@ def test_plain_http_goes_through_the_proxy_in_absolute_form(
     assert server.records[0].target == "/echo?q=1" and server.records[0].body == b"via proxy"
 
 
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_https_goes_through_a_connect_tunnel(
     name: str, proxy: ForwardProxy, tls_server: Any, monkeypatch: pytest.MonkeyPatch
