@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
-import secrets
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -38,7 +38,7 @@ def encode_json(data: Any) -> bytes:
 
 def encode_multipart(fields: Mapping[str, Any], files: Mapping[str, tuple[str, bytes]]) -> tuple[bytes, str]:
     """A multipart/form-data body and its Content-Type. ``files`` maps a field to ``(filename, bytes)``."""
-    boundary = "llmplug-" + secrets.token_hex(16)
+    boundary = "llmplug-" + os.urandom(16).hex()
     parts: list[bytes] = []
     for name, text, extra in _form_fields(fields):
         parts.append(

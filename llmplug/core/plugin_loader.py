@@ -13,10 +13,11 @@ import importlib
 import inspect
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Collection, Iterable
-from importlib import metadata
+from importlib.machinery import PathFinder
 from typing import Any, TypeVar
 
 import attrs
@@ -178,7 +179,7 @@ class PluginLoader:
     def _load_entry_points(self) -> None:
         disable, only = self._selection()
         seen: set[str] = set()
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in _entry_points(ENTRY_POINT_GROUP):
             dist = ep.dist
             source = _Source(dist.name if dist is not None else "(unknown)", dist.version if dist is not None else None)
             names = {_normalise(ep.name), _normalise(source.distribution)}
@@ -291,3 +292,40 @@ class PluginLoader:
                     f"{self._describe(name)} wraps {hook_name!r}; a registration hook cannot be wrapped: "
                     f"call register() from a plain @llmplug.hookimpl"
                 )
+
+
+def _entry_points(group: str) -> list[Any]:
+    """The installed entry points of ``group``. ``importlib.metadata`` (and its
+    scan of every distribution) is used only when some distribution may declare
+    the group: with no llmplug plugin installed, a new client pays neither."""
+    if not _may_declare(group):
+        return []
+    from importlib import metadata
+
+    return list(metadata.entry_points(group=group))
+
+
+def _may_declare(group: str) -> bool:
+    """Whether any distribution on ``sys.path`` may declare entry points of ``group``:
+    a quick look for ``[group]`` in each ``entry_points.txt``; anything it cannot
+    look into (a zip on the path, another distribution finder) counts as yes."""
+    if any(hasattr(finder, "find_distributions") for finder in sys.meta_path if finder is not PathFinder):
+        return True
+    header = f"[{group}]"
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except NotADirectoryError:
+            return True  # a zip archive: let importlib.metadata read it
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                try:
+                    with open(os.path.join(folder, name, "entry_points.txt"), encoding="utf-8") as file:
+                        if header in file.read():
+                            return True
+                except OSError:
+                    continue
+    return False

@@ -326,3 +326,26 @@ def test_a_registration_hook_cannot_be_wrapped():
         "call register() from a plain @llmplug.hookimpl"
     )
     assert "openai" in pm.providers()
+
+
+def test_with_no_plugin_installed_the_distributions_are_not_scanned(monkeypatch):
+    """The quick look finds no ``[llmplug]`` section, so importlib.metadata is not even asked."""
+    from llmplug.core import plugin_loader
+
+    assert not plugin_loader._may_declare("llmplug-no-such-group")
+    calls = []
+    monkeypatch.setattr(plugin_loader, "_may_declare", lambda group: calls.append(group) or False)
+    manager = PluginManager()
+    assert "openai" in manager.providers() and calls == ["llmplug"]
+
+
+def test_the_quick_look_finds_a_declared_group_and_defers_to_importlib_for_zips(fake_dist, tmp_path, monkeypatch):
+    from llmplug.core import plugin_loader
+
+    fake_dist("llmplug-looked-up", {"looked": "llmplug_looked"}, {"llmplug_looked": ""})
+    assert plugin_loader._may_declare("llmplug")
+    assert not plugin_loader._may_declare("llmplug-no-such-group")
+    archive = tmp_path / "plugins.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip archive on the path
+    monkeypatch.syspath_prepend(str(archive))
+    assert plugin_loader._may_declare("llmplug-no-such-group")
