@@ -8,7 +8,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from .convert import structure
+from .convert import LazyChunk, structure
 from .models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -110,6 +110,35 @@ class _ChoiceState:
             if fn.arguments:
                 slot["function"]["arguments"] += fn.arguments
 
+    def update(self, delta: dict[str, Any], choice: dict[str, Any]) -> None:
+        """Take one chunk's choice: its delta's and its own fields, as JSON."""
+        role = delta.get("role")
+        if role:
+            self.role = role
+        content = delta.get("content")
+        if isinstance(content, str):  # "" counts: it says the reply streams content (see add_text)
+            if self.content is None:
+                self.content = []
+            if content:
+                self.content.append(content)
+        refusal = delta.get("refusal")
+        if refusal is not None:
+            self.add_text(None, refusal)
+        reasoning = delta.get("reasoning")
+        if reasoning:
+            self.reasoning.append(reasoning)
+        extra_content = delta.get("extra_content")
+        if extra_content and isinstance(extra_content, dict):
+            _merge_extra_content(self.extra_content, extra_content)
+        finish = choice.get("finish_reason")
+        if finish:
+            self.finish_reason = finish
+        logprobs = choice.get("logprobs")
+        if logprobs:
+            self.logprobs.append(logprobs)
+        if not _CHUNK_CHOICE_KEYS.issuperset(choice):  # choice-level fields a provider adds
+            self.extra.update((key, choice[key]) for key in choice.keys() - _CHUNK_CHOICE_KEYS)
+
     def add_text(self, content: Any, refusal: Any) -> None:
         """Append a delta's ``content`` and ``refusal`` pieces (``""`` counts: it says
         which one the reply streams; ``null`` or a missing key does not)."""
@@ -160,6 +189,8 @@ def _merge_extra_content(into: dict[str, Any], extra: dict[str, Any]) -> None:
 
 
 _CHUNK_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
+_NO_DELTA: dict[str, Any] = {}
+
 
 
 def _merge_logprobs(parts: list[Any]) -> Any:
@@ -209,37 +240,43 @@ class ChatAccumulator(Accumulator):
             self.head["system_fingerprint"] = chunk.system_fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage.raw
-        states = self.choices
+        if type(chunk) is LazyChunk:  # its JSON is its whole truth: read it, build no model for it
+            states = self.choices
+            for position, c in enumerate(chunk.raw.get("choices", ())):
+                d = c.get("delta") or _NO_DELTA
+                if d.get("tool_calls") or d.get("function_call") is not None:  # merged from their models
+                    self._add_choice(chunk.choices[position])
+                    continue
+                index = c.get("index", 0)
+                (states.get(index) or self._state(index)).update(d, c)
+            return
         for choice in chunk.choices:
-            state = states.get(choice.index)
-            if state is None:
-                state = states[choice.index] = _ChoiceState()
-            delta = choice.delta
-            if delta.role:
-                state.role = delta.role
-            content, refusal = delta.content, delta.refusal
-            if content is not None or refusal is not None:
-                state.add_text(content, refusal)
-            if delta.reasoning:
-                state.reasoning.append(delta.reasoning)
-            if delta.tool_calls:
-                for call in delta.tool_calls:
-                    state.merge_tool_call(call)
-            raw = delta.raw
-            if type(raw) is dict and "extra_content" in raw and isinstance(raw["extra_content"], dict):
-                _merge_extra_content(state.extra_content, raw["extra_content"])
-            if delta.function_call is not None:
-                fc = state.function_call or {"name": "", "arguments": ""}
-                fc["name"] = delta.function_call.name or fc["name"]
-                fc["arguments"] += delta.function_call.arguments or ""
-                state.function_call = fc
-            if choice.finish_reason:
-                state.finish_reason = choice.finish_reason
-            if choice.logprobs:
-                state.logprobs.append(choice.logprobs)
-            raw = choice.raw
-            if not _CHUNK_CHOICE_KEYS.issuperset(raw):  # choice-level fields a provider adds
-                state.extra.update((key, raw[key]) for key in raw.keys() - _CHUNK_CHOICE_KEYS)
+            self._add_choice(choice)
+
+    def _add_choice(self, choice: Any) -> None:
+        state = self._state(choice.index)
+        delta = choice.delta
+        if delta.tool_calls:
+            for call in delta.tool_calls:
+                state.merge_tool_call(call)
+        if delta.function_call is not None:
+            fc = state.function_call or {"name": "", "arguments": ""}
+            fc["name"] = delta.function_call.name or fc["name"]
+            fc["arguments"] += delta.function_call.arguments or ""
+            state.function_call = fc
+        extra_content = delta.raw.get("extra_content") if isinstance(delta.raw, dict) else None
+        fields = {"role": delta.role, "content": delta.content, "refusal": delta.refusal, "reasoning": delta.reasoning}
+        choice_raw = choice.raw if isinstance(choice.raw, dict) else {}
+        state.update(
+            {**fields, "extra_content": extra_content},
+            {**choice_raw, "finish_reason": choice.finish_reason, "logprobs": choice.logprobs},
+        )
+
+    def _state(self, index: int) -> _ChoiceState:
+        state = self.choices.get(index)
+        if state is None:
+            state = self.choices[index] = _ChoiceState()
+        return state
 
     def complete(self, saw_done: bool) -> bool:
         if not self.require_finish:

@@ -266,14 +266,18 @@ def parse_openai_event(model: type | None, event: SSEEvent) -> Any:
     payload = event.data
     if payload == "[DONE]" or event.event == "done":
         return DONE
-    if not payload.strip():
+    if not payload or payload.isspace():
         return SKIP
     data = parse_json_event(event)
-    if isinstance(data, dict):
+    if type(data) is dict and ("error" in data or data.get("type") in _ERROR_TYPES or event.event in _ERROR_TYPES):
         kind = data.get("type") or event.event
-        if kind in ("error", "response.failed") or (kind == "message" and "error" in data and "choices" not in data):
+        if kind in _ERROR_TYPES or (kind == "message" and "error" in data and "choices" not in data):
             raise StreamError(f"the server reported an error mid-stream: {_stream_error_message(data)}", payload=payload)
     return data if model is None else structure(data, model)
+
+
+#: Event types that report an error.
+_ERROR_TYPES = ("error", "response.failed")
 
 
 def _stream_error_message(data: dict[str, Any]) -> str:

@@ -160,6 +160,9 @@ def _converted(data: Any) -> Any:
 @pytest.mark.parametrize("data", CHUNK_SHAPES, ids=range(len(CHUNK_SHAPES)))
 def test_the_chunk_fast_path_builds_what_the_converter_builds(data: Any) -> None:
     fast = structure(data, m.ChatCompletionChunk)
+    assert fast == _converted(data) and isinstance(fast, m.ChatCompletionChunk)
+    assert str(fast) == str(_converted(data))
+    fast.choices  # noqa: B018  # a lazy chunk builds its choices now, and becomes a plain chunk
     assert _same(fast, _converted(data))
     if fast.choices and isinstance(fast.choices[0].raw.get("delta"), dict):
         assert fast.choices[0].delta.raw is fast.choices[0].raw["delta"]  # the decoded dict itself, not a copy
@@ -177,3 +180,32 @@ def test_models_compare_and_print_by_their_fields_not_raw():
     text = repr(one)
     assert text.startswith("ChatCompletion(id='a', ") and "content='hi'" in text
     assert "extra" not in text and "raw=" not in text
+
+
+def test_a_lazy_chunk_builds_its_choices_once_from_the_json_it_came_from():
+    from llmplug.core.convert import LazyChunk
+
+    data = {"id": "c", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+    chunk = structure(data, m.ChatCompletionChunk)
+    assert type(chunk) is LazyChunk and chunk.id == "c" and str(chunk) == "hi"
+    choices = chunk.choices
+    assert type(chunk) is m.ChatCompletionChunk and chunk.choices is choices  # built once
+    assert choices[0].delta.raw is data["choices"][0]["delta"]
+    moved = structure(data, m.ChatCompletionChunk)
+    moved.raw = {"provider": "shape"}  # a provider keeping its own JSON: the choices come from the first
+    assert moved.choices[0].delta.content == "hi" and moved.raw == {"provider": "shape"}
+    replaced = structure(data, m.ChatCompletionChunk)
+    replaced.choices = []
+    assert type(replaced) is m.ChatCompletionChunk and replaced.choices == []
+
+
+@pytest.mark.parametrize("data", [d for d in CHUNK_SHAPES if isinstance(d, dict)], ids=lambda d: str(d)[:40])
+def test_the_accumulator_reads_a_lazy_chunk_as_it_reads_the_model(data: Any) -> None:
+    from llmplug.core.accumulators import ChatAccumulator
+
+    lazy, built = ChatAccumulator(), ChatAccumulator()
+    for _ in range(2):  # twice: the second chunk merges into the first's state
+        lazy.add(structure(data, m.ChatCompletionChunk))
+        built.add(_converted(data))
+    assert lazy.result() == built.result() and lazy.result().raw == built.result().raw
+    assert lazy.received() == built.received()
