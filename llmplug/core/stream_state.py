@@ -119,8 +119,9 @@ class StreamState:
 
     def __init__(self, parse: Callable[[SSEEvent], Any], accumulator: Accumulator, *, provider: str | None = None) -> None:
         self._decoder = SSEDecoder()
-        self._parse = parse
         self._ends = ending_of(parse)
+        # A StreamParser is called through its ``parse`` (one call an event, not two).
+        self._parse = parse.parse if type(parse).__call__ is StreamParser.__call__ else parse  # type: ignore[attr-defined]
         self.accumulator = accumulator
         self.provider = provider
         #: The events handed out so far.
@@ -131,18 +132,20 @@ class StreamState:
 
     def feed(self, chunk: bytes) -> Iterator[Any]:
         """The events that ``chunk`` completes."""
-        return self._take(self._decoded(self._decoder.feed, chunk))
+        try:
+            return self._take(self._decoder.feed(chunk))
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(exc) from None
 
     def flush(self) -> Iterator[Any]:
         """The body ended: the events still pending in the decoder."""
-        return self._take(self._decoded(self._decoder.flush))
-
-    def _decoded(self, step: Callable[..., list[SSEEvent]], *args: bytes) -> list[SSEEvent]:
-        """The decoder's events from ``step``; bytes that are not UTF-8 are a StreamError."""
         try:
-            return step(*args)
+            return self._take(self._decoder.flush())
         except UnicodeDecodeError as exc:
-            raise StreamError(f"stream is not valid UTF-8: {exc}", provider=self.provider) from None
+            raise self._not_utf8(exc) from None
+
+    def _not_utf8(self, exc: UnicodeDecodeError) -> StreamError:
+        return StreamError(f"stream is not valid UTF-8: {exc}", provider=self.provider)
 
     def _take(self, events: list[SSEEvent]) -> Iterator[Any]:
         parse = self._parse
