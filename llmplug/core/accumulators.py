@@ -8,7 +8,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from .convert import LazyChunk, structure
+from .convert import structure
+from .fastpath import LazyChunk
 from .models import (
     ChatCompletion,
     ChatCompletionChunk,

@@ -183,7 +183,7 @@ def test_models_compare_and_print_by_their_fields_not_raw():
 
 
 def test_a_lazy_chunk_builds_its_choices_once_from_the_json_it_came_from():
-    from llmplug.core.convert import LazyChunk
+    from llmplug.core.fastpath import LazyChunk
 
     data = {"id": "c", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
     chunk = structure(data, m.ChatCompletionChunk)
@@ -209,3 +209,52 @@ def test_the_accumulator_reads_a_lazy_chunk_as_it_reads_the_model(data: Any) -> 
         built.add(_converted(data))
     assert lazy.result() == built.result() and lazy.result().raw == built.result().raw
     assert lazy.received() == built.received()
+
+
+COMPLETION_SHAPES: list[Any] = [
+    {"id": "c", "object": "chat.completion", "created": 1, "model": "m", "system_fingerprint": "fp",
+     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi", "refusal": None},
+                  "finish_reason": "stop", "logprobs": None}],
+     "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
+               "completion_tokens_details": {"reasoning_tokens": 1}, "prompt_tokens_details": {"cached_tokens": 2}}},
+    {"choices": [{"message": {"content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}, "extra": 1},
+        {"id": "call_2"}, {"function": {"name": "g", "arguments": None}}]}, "finish_reason": "tool_calls"}]},
+    {"choices": [{"message": {"function_call": {"name": "f"}, "reasoning": "hm"}}, {"index": 1}]},
+    {"choices": [{"message": {"role": None, "content": [{"type": "text", "text": "parts"}]}}], "usage": None},
+    {"choices": [], "usage": {"prompt_tokens": 1, "reasoning_tokens": 9, "completion_tokens_details": {"reasoning_tokens": 1}}},
+    {},
+    # Left to the converter: wrong types, odd bodies.
+    {"choices": None},
+    {"choices": [{"message": None}]},
+    {"choices": [{"message": {"tool_calls": "x"}}]},
+    {"choices": [{"message": {"tool_calls": [{"function": None}]}}]},
+    {"choices": [{"message": {"tool_calls": ["x"]}}]},
+    {"choices": [{"message": {"function_call": "f"}}]},
+    {"choices": [], "usage": "lots"},
+    {"choices": ["not a choice"]},
+    [1, 2],
+    None,
+]
+
+
+@pytest.mark.parametrize("data", COMPLETION_SHAPES, ids=range(len(COMPLETION_SHAPES)))
+def test_the_completion_fast_path_builds_what_the_converter_builds(data: Any) -> None:
+    try:
+        converted = get_converter().structure(data, m.ChatCompletion)
+    except Exception:
+        converted = m.ChatCompletion(raw=data)
+    assert _same(structure(data, m.ChatCompletion), converted)
+
+
+def test_a_plain_chat_completion_needs_no_converter():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from llmplug.core.convert import structure; from llmplug.core.models import ChatCompletion\n"
+        "r = structure({'choices': [{'message': {'content': 'hi'}}], 'usage': {'total_tokens': 1}}, ChatCompletion)\n"
+        "assert r.content == 'hi' and r.usage.total_tokens == 1; print('cattrs' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
