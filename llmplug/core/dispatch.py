@@ -10,9 +10,8 @@ with ``await``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .deadline import Deadline, DeadlineStream
 from .errors import APIError
 from .exchange import USER_AGENT, ApiResult, Done, Exchange, Fail, OpenStream, Pages, ReadBody, Send, Settings, Step
 from .http import WAITING, Headers, Request, Response, Timeout, Transport
@@ -22,6 +21,9 @@ from .plugins import PluginManager
 from .retry import RetryPolicy
 from .specs import ProviderSpec
 from .streaming import Stream, accumulator_for, iter_events
+
+if TYPE_CHECKING:
+    from .deadline import Deadline
 
 __all__ = ["ApiResult", "Dispatcher"]
 
@@ -93,7 +95,7 @@ class Dispatcher:
             extra_headers=headers,
             streams_out=bool(params.get("stream")) and callback is None,
         )
-        deadline = None if exchange.deadline is None else Deadline(exchange.deadline, limits.total or 0.0)
+        deadline = None if exchange.deadline is None else _deadline(exchange.deadline, limits.total or 0.0)
         try:
             return self._drive(exchange, callback, deadline)
         finally:
@@ -153,6 +155,8 @@ class Dispatcher:
             exc.provider = exc.provider or self.settings.provider.name
             raise
         if deadline is not None:
+            from .deadline import DeadlineStream
+
             response.stream = DeadlineStream(response.stream, deadline, request)
         return response
 
@@ -180,3 +184,10 @@ class Dispatcher:
 
     def __repr__(self) -> str:
         return f"<Dispatcher provider={self.settings.provider.name!r} transport={self.transport.name!r}>"
+
+
+def _deadline(at: float, total: float) -> Deadline:
+    """The helper thread of a call with a total timeout (its module loads only for such calls)."""
+    from .deadline import Deadline
+
+    return Deadline(at, total)

@@ -27,7 +27,6 @@ import array
 import base64
 import os
 import sys
-import uuid
 from functools import partial
 from typing import Any, Callable
 
@@ -249,7 +248,7 @@ def _floats_from_base64(data: Any) -> None:
 
 def new_call_id() -> str:
     """A tool-call id for a call the server sent without one."""
-    return f"call_{uuid.uuid4().hex[:24]}"
+    return f"call_{os.urandom(12).hex()}"
 
 
 def _fill_tool_call_ids(data: Any) -> None:

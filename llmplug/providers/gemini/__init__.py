@@ -14,8 +14,8 @@ choices made are documented in the README and docs/gemini.md.
 
 from __future__ import annotations
 
-from .errors import parse_gemini_error, retry_info_delay
-from .messages import GENERATED_ID_PREFIX, map_messages
+from typing import Any
+
 from .plugin import (
     FAMILY,
     PROVIDERS,
@@ -27,14 +27,28 @@ from .plugin import (
     llmplug_register_providers,
     llmplug_stream_parser,
 )
-from .request import build_gemini_request, chat_body, embedding_body, map_tools, model_resource
-from .response import (
-    completion_from_gemini,
-    embeddings_from_gemini,
-    finish_reason,
-    models_from_gemini,
-)
-from .stream import ChunkParser
+
+#: The rooms' public names, imported on first use: a client of another
+#: provider never loads them (name -> module of this package).
+_LAZY = {
+    "parse_gemini_error": "errors", "retry_info_delay": "errors",
+    "GENERATED_ID_PREFIX": "messages", "map_messages": "messages",
+    "build_gemini_request": "request", "chat_body": "request", "embedding_body": "request", "map_tools": "request",
+    "model_resource": "request",
+    "completion_from_gemini": "response", "embeddings_from_gemini": "response", "finish_reason": "response",
+    "models_from_gemini": "response",
+    "ChunkParser": "stream",
+}
+
+
+def __getattr__(name: str) -> Any:
+    room = _LAZY.get(name)
+    if room is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{room}"), name)
+
 
 __all__ = [
     "FAMILY",

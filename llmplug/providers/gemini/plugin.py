@@ -21,10 +21,6 @@ from llmplug.plugin import (
     SSEEvent,
 )
 
-from .errors import parse_gemini_error
-from .request import build_gemini_request
-from .response import parse_gemini_response
-from .stream import stream_parser
 
 FAMILY = "gemini"
 GEMINI_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -51,6 +47,8 @@ def llmplug_register_providers(register: Any) -> None:
 
 @hookimpl(trylast=True)
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
+    from .request import build_gemini_request  # each room loads on its first call
+
     return build_gemini_request(provider, operation, params)
 
 
@@ -63,11 +61,15 @@ def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str 
 
 @hookimpl(trylast=True)
 def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
+    from .response import parse_gemini_response
+
     return parse_gemini_response(operation, data, response)
 
 
 @hookimpl(trylast=True)
 def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[SSEEvent], Any] | None:
+    from .stream import stream_parser
+
     return stream_parser(operation)
 
 
@@ -81,4 +83,6 @@ def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, 
 
 @hookimpl(trylast=True)
 def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Response, body: Any) -> APIStatusError | None:
+    from .errors import parse_gemini_error
+
     return parse_gemini_error(provider, response, body)
