@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -110,6 +110,8 @@ class Headers(MutableMapping[str, str]):
 
     def multi_items(self) -> list[tuple[str, str]]:
         """Every ``(name, value)`` pair, a repeated name once per value."""
+        if not self._multi:
+            return list(self._store.values())
         return [(name, value) for lower, (name, _) in self._store.items() for value in self.get_list(lower)]
 
     def __setitem__(self, key: str, value: str) -> None:
@@ -128,6 +130,10 @@ class Headers(MutableMapping[str, str]):
 
     def __iter__(self) -> Iterator[str]:
         return (original for original, _ in self._store.values())
+
+    def items(self) -> ItemsView[str, str]:
+        """``(name, value)`` pairs, a repeated name once with its values joined."""
+        return _HeaderItems(self)
 
     def __len__(self) -> int:
         return len(self._store)
@@ -152,6 +158,15 @@ class Headers(MutableMapping[str, str]):
         if isinstance(other, Mapping):
             return {k.lower(): v for k, v in self.items()} == {str(k).lower(): v for k, v in other.items()}
         return NotImplemented
+
+
+class _HeaderItems(ItemsView[str, str]):
+    """The items view of :class:`Headers`, iterated straight from its store."""
+
+    _mapping: Headers
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._mapping._store.values())
 
 
 def _check_seconds(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:

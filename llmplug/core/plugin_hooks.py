@@ -44,7 +44,7 @@ class TypedHooks(PluginRegistry):
                 caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
             else:
                 caller = getattr(self.pm.hook, hook_name)
-            self._family_callers[key] = caller
+            caller = self._family_callers[key] = _direct(caller, self.pm) or caller
         return caller
 
     def create_transport(self, transport: str | Transport | None, options: dict[str, Any]) -> Transport:
@@ -94,3 +94,36 @@ class TypedHooks(PluginRegistry):
     def parse_error(self, provider: ProviderSpec, operation: str, response: Response, body: Any) -> Any:
         error = self._for_family("llmplug_parse_error", provider)(provider=provider, operation=operation, response=response, body=body)
         return error if error is not None else status_error(provider, response, body)
+
+
+def _direct(caller: Any, pm: Any) -> Callable[..., Any] | None:
+    """A "pick one" hook called the way pluggy calls it (each implementation
+    with the arguments it names, most recent and ``tryfirst`` first, until one
+    answers), minus pluggy's per-call bookkeeping; pluggy's own call when a
+    wrapper, a hook-call monitor or another kind of hook is involved. The
+    cache of these is cleared whenever a plugin is registered or removed."""
+    try:
+        from pluggy._callers import _multicall  # pluggy's own caller: no monitor replaced it
+    except ImportError:  # another pluggy layout: keep to its public path
+        return None
+    impls = caller.get_hookimpls()
+    spec = caller.spec
+    if (
+        spec is None
+        or not spec.opts.get("firstresult")
+        or getattr(pm, "_inner_hookexec", None) is not _multicall
+        or any(impl.hookwrapper or impl.wrapper for impl in impls)
+    ):
+        return None
+    order = [(impl.function, impl.argnames) for impl in reversed(impls)]
+
+    def call(**kwargs: Any) -> Any:
+        if pm._inner_hookexec is not _multicall:  # a monitor came since: it must see the call
+            return caller(**kwargs)
+        for function, names in order:
+            result = function(*[kwargs[name] for name in names])
+            if result is not None:
+                return result
+        return None
+
+    return call

@@ -342,3 +342,35 @@ def test_a_familys_hooks_are_called_only_for_its_providers(api):
     with llmplug.new("other", plugins=pm, transport="urllib", raise_for_status=False) as client:
         client.request("GET", "/models")
     assert calls == [("wrapper", "other"), ("other", "other")]
+
+
+def test_hooks_answer_in_pluggy_order_and_monitors_still_see_every_call(api):
+    """Pick-one hooks skip pluggy's per-call bookkeeping, not its rules: the most
+    recent ``tryfirst`` answer wins, a plugin registered after a call takes part in
+    the next, and a hook-call monitor (pluggy's tracing) sees every call."""
+    answered: list[str] = []
+
+    def plugin(name: str, **opts: bool) -> object:
+        class Auth:
+            @llmplug.hookimpl(**opts)
+            def llmplug_authenticate(self, request):  # names only the argument it needs
+                answered.append(name)
+                request.headers["X-Auth-By"] = name
+                return request
+
+        return Auth()
+
+    pm = PluginManager(entry_points=False)
+    client = llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport="urllib", plugins=pm)
+    client.models()
+    assert "Bearer" in api.last_request.headers["Authorization"]
+    pm.register(plugin("first", tryfirst=True), name="first")
+    pm.register(plugin("later"), name="later")
+    client.models()
+    assert api.last_request.headers["X-Auth-By"] == "first" and answered == ["first"]
+
+    seen: list[str] = []
+    undo = pm.pm.add_hookcall_monitoring(lambda name, impls, kwargs: seen.append(name), lambda *a: None)
+    client.models()
+    undo()
+    assert "llmplug_authenticate" in seen and "llmplug_build_request" in seen
