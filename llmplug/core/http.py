@@ -79,7 +79,10 @@ class Headers(MutableMapping[str, str]):
         #: lower-cased name -> every value, only for names given more than once
         self._multi: dict[str, list[str]] = {}
         if data is not None:
-            if isinstance(data, Headers):
+            if type(data) is dict:  # the common case, without the Mapping ABC check
+                for key, value in data.items():
+                    self[key] = value
+            elif isinstance(data, Headers):
                 self._store = dict(data._store)
                 self._multi = {k: list(v) for k, v in data._multi.items()}
             elif isinstance(data, Mapping):
@@ -214,6 +217,10 @@ class Timeout:
         return f"Timeout(connect={self.connect!r}, read={self.read!r} per attempt, total={total})"
 
 
+#: The defaults, shared (a Timeout is immutable).
+_DEFAULT_TIMEOUT = Timeout()
+
+
 @attrs.define(repr=False)
 class Request:
     """One HTTP request, as a provider mapped it and auth completed it."""
@@ -222,7 +229,7 @@ class Request:
     url: str
     headers: Headers = attrs.field(factory=Headers, converter=lambda h: h if isinstance(h, Headers) else Headers(h))
     content: bytes | None = None
-    timeout: Timeout = attrs.field(factory=Timeout)
+    timeout: Timeout = attrs.field(factory=lambda: _DEFAULT_TIMEOUT)
     #: Free-form data for plugins (e.g. the operation name); never sent.
     extensions: dict[str, Any] = attrs.field(factory=dict)
 
