@@ -113,24 +113,37 @@ class _ChoiceState:
 
     def update(self, delta: dict[str, Any], choice: dict[str, Any]) -> None:
         """Take one chunk's choice: its delta's and its own fields, as JSON."""
-        role = delta.get("role")
-        if role:
-            self.role = role
+        # A content or refusal string, "" included, says which one the reply streams;
+        # ``null`` or a missing key does not.
         content = delta.get("content")
-        if isinstance(content, str):  # "" counts: it says the reply streams content (see add_text)
+        if isinstance(content, str):
             if self.content is None:
                 self.content = []
             if content:
                 self.content.append(content)
+        if len(delta) > ("content" in delta):  # more than a piece of text
+            self._update_delta(delta)
+        if choice.get("finish_reason") or choice.get("logprobs") or not _CHUNK_CHOICE_KEYS.issuperset(choice):
+            self._update_choice(choice)
+
+    def _update_delta(self, delta: dict[str, Any]) -> None:
+        role = delta.get("role")
+        if role:
+            self.role = role
         refusal = delta.get("refusal")
-        if refusal is not None:
-            self.add_text(None, refusal)
+        if isinstance(refusal, str):
+            if self.refusal is None:
+                self.refusal = []
+            if refusal:
+                self.refusal.append(refusal)
         reasoning = delta.get("reasoning")
         if reasoning:
             self.reasoning.append(reasoning)
         extra_content = delta.get("extra_content")
         if extra_content and isinstance(extra_content, dict):
             _merge_extra_content(self.extra_content, extra_content)
+
+    def _update_choice(self, choice: dict[str, Any]) -> None:
         finish = choice.get("finish_reason")
         if finish:
             self.finish_reason = finish
@@ -139,20 +152,6 @@ class _ChoiceState:
             self.logprobs.append(logprobs)
         if not _CHUNK_CHOICE_KEYS.issuperset(choice):  # choice-level fields a provider adds
             self.extra.update((key, choice[key]) for key in choice.keys() - _CHUNK_CHOICE_KEYS)
-
-    def add_text(self, content: Any, refusal: Any) -> None:
-        """Append a delta's ``content`` and ``refusal`` pieces (``""`` counts: it says
-        which one the reply streams; ``null`` or a missing key does not)."""
-        if isinstance(content, str):
-            if self.content is None:
-                self.content = []
-            if content:
-                self.content.append(content)
-        if isinstance(refusal, str):
-            if self.refusal is None:
-                self.refusal = []
-            if refusal:
-                self.refusal.append(refusal)
 
     def text(self) -> str:
         """The content so far, or the refusal so far when no content came."""
@@ -235,24 +234,28 @@ class ChatAccumulator(Accumulator):
         self.usage: Any = None
 
     def add(self, chunk: ChatCompletionChunk) -> None:
+        if type(chunk) is LazyChunk:  # its JSON is its whole truth: read it, build no model for it
+            self._add_json(chunk)
+            return
         if not self.head:
             self.head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
         if chunk.system_fingerprint:
             self.head["system_fingerprint"] = chunk.system_fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage.raw
-        if type(chunk) is LazyChunk:  # its JSON is its whole truth: read it, build no model for it
-            states = self.choices
-            for position, c in enumerate(chunk.raw.get("choices", ())):
-                d = c.get("delta") or _NO_DELTA
-                if d.get("tool_calls") or d.get("function_call") is not None:  # merged from their models
-                    self._add_choice(chunk.choices[position])
-                    continue
-                index = c.get("index", 0)
-                (states.get(index) or self._state(index)).update(d, c)
-            return
         for choice in chunk.choices:
             self._add_choice(choice)
+
+    def _add_json(self, chunk: LazyChunk) -> None:
+        data = chunk.raw  # usage is None: a chunk with usage is never lazy
+        if not self.head:
+            self.head = {"id": data.get("id"), "created": data.get("created"), "model": data.get("model")}
+        if data.get("system_fingerprint"):
+            self.head["system_fingerprint"] = data["system_fingerprint"]
+        states = self.choices
+        for c in data.get("choices", ()):  # text only: a chunk with a call is built, never lazy
+            index = c.get("index", 0)
+            (states.get(index) or self._state(index)).update(c.get("delta") or _NO_DELTA, c)
 
     def _add_choice(self, choice: Any) -> None:
         state = self._state(choice.index)

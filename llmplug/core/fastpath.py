@@ -31,48 +31,61 @@ _MISSING: Any = object()
 
 
 def _fast_chunk(data: Any) -> ChatCompletionChunk | None:
-    """A chat chunk for the common shape, its ``choices`` built on first access
-    (:class:`LazyChunk`); ``None`` for anything else (usage, a wrong type), which
-    takes the converter. A stream structures one chunk per event: this is its
-    hot path, and most chunks are never looked into (callbacks read their text,
-    the accumulator reads their JSON)."""
-    if type(data) is not dict or data.get("usage") is not None or not _plain_choices(data.get("choices", ())):
+    """A chat chunk for the common shape: a :class:`LazyChunk` (its choices built
+    when first read) for a text chunk, built at once for a chunk with a tool or
+    function call; ``None`` for anything else (usage, a wrong type), which takes
+    the converter. A stream structures one chunk per event: this is its hot
+    path, and most chunks are never looked into (callbacks read their text, the
+    accumulator reads their JSON)."""
+    if type(data) is not dict or data.get("usage") is not None:
         return None
-    chunk = LazyChunk.__new__(LazyChunk)
-    _RAW.__set__(chunk, data)
-    _SHAPED.__set__(chunk, None)
-    chunk.id = data.get("id")
-    chunk.object = data.get("object", "chat.completion.chunk")
-    chunk.created = data.get("created")
-    chunk.model = data.get("model")
-    chunk.usage = None
-    chunk.system_fingerprint = data.get("system_fingerprint")
-    return chunk
+    raw_choices = data.get("choices", ())
+    shape = _choices_shape(raw_choices)
+    if shape is _TEXT:
+        chunk = LazyChunk.__new__(LazyChunk)
+        _RAW.__set__(chunk, data)
+        _SHAPED.__set__(chunk, None)
+        return chunk
+    if shape is _CALLS:
+        return ChatCompletionChunk(
+            **{name: data.get(name, default) for name, default in _SCALARS.items()},
+            choices=_build_choices(raw_choices), raw=data,
+        )
+    return None
 
 
-def _plain_choices(raw_choices: Any) -> bool:
-    """Whether chunk choices have the shape :func:`_build_choices` takes as is."""
+_TEXT, _CALLS = "text", "calls"
+
+
+def _choices_shape(raw_choices: Any) -> str | None:
+    """``_TEXT`` for chunk choices with no call, ``_CALLS`` when some delta has a
+    tool or function call, both of the shape :func:`_build_choices` takes as is;
+    else ``None``."""
     if type(raw_choices) is not list:
-        return raw_choices == ()
+        return _TEXT if raw_choices == () else None
+    shape = _TEXT
     for c in raw_choices:
         if type(c) is not dict:
-            return False
+            return None
         d = c.get("delta", _MISSING)
         if d is _MISSING:
             continue
         if type(d) is not dict:
-            return False
+            return None
         calls = d.get("tool_calls")
         if calls is not None:
             if type(calls) is not list:
-                return False
+                return None
             for t in calls:
                 if type(t) is not dict or t.get("function") is not None and type(t["function"]) is not dict:
-                    return False
+                    return None
+            shape = _CALLS
         legacy = d.get("function_call")
-        if legacy is not None and type(legacy) is not dict:
-            return False
-    return True
+        if legacy is not None:
+            if type(legacy) is not dict:
+                return None
+            shape = _CALLS
+    return shape
 
 
 def _function_delta(data: Any) -> FunctionCallDelta | None:
@@ -109,25 +122,50 @@ _SHAPED: Any = Model.__dict__["shaped"]
 _CHOICES: Any = ChatCompletionChunk.__dict__["choices"]
 
 
+#: The fields a lazy chunk reads from its JSON, with their defaults.
+_SCALARS = {"id": None, "object": "chat.completion.chunk", "created": None, "model": None, "usage": None,
+            "system_fingerprint": None}
+
+
+def _read_from_json(name: str, default: Any) -> property:
+    """A lazy chunk's field: read from its JSON; set, it makes the chunk whole first."""
+    slot = getattr(ChatCompletionChunk, name)
+
+    def get(self: LazyChunk) -> Any:
+        return _RAW.__get__(self).get(name, default)
+
+    def set(self: LazyChunk, value: Any) -> None:
+        self._build()
+        slot.__set__(self, value)
+
+    return property(get, set, doc=f"``{name}``, read from the JSON until the chunk is built")
+
+
 class LazyChunk(ChatCompletionChunk):
-    """A :class:`ChatCompletionChunk` whose ``choices`` are built from its JSON
-    when first read; it then becomes a plain ``ChatCompletionChunk`` (equal, and
-    of that class). Setting ``.raw`` builds them first, from the JSON they came
-    from. Until then :attr:`pristine` says the JSON is the chunk's whole truth."""
+    """A :class:`ChatCompletionChunk` that reads its fields from its JSON and
+    builds its ``choices`` when they are first read; it then becomes a plain
+    ``ChatCompletionChunk`` (equal, and of that class), as it does when any field
+    or ``.raw`` is set (the choices come from the JSON they came from)."""
 
     __slots__ = ()
 
-    @property  # type: ignore[override]
-    def choices(self) -> list[ChunkChoice]:
-        choices = _build_choices(_RAW.__get__(self).get("choices", ()))
+    def _build(self) -> list[ChunkChoice]:
+        data = _RAW.__get__(self)
+        for name, default in _SCALARS.items():
+            getattr(ChatCompletionChunk, name).__set__(self, data.get(name, default))
+        choices = _build_choices(data.get("choices", ()))
         _CHOICES.__set__(self, choices)
         self.__class__ = ChatCompletionChunk  # type: ignore[assignment]
         return choices
 
+    @property  # type: ignore[override]
+    def choices(self) -> list[ChunkChoice]:
+        return self._build()
+
     @choices.setter
     def choices(self, value: list[ChunkChoice]) -> None:
+        self._build()
         _CHOICES.__set__(self, value)
-        self.__class__ = ChatCompletionChunk  # type: ignore[assignment]
 
     @property  # type: ignore[override]
     def raw(self) -> Any:
@@ -135,11 +173,11 @@ class LazyChunk(ChatCompletionChunk):
 
     @raw.setter
     def raw(self, value: Any) -> None:
-        self.choices  # noqa: B018  # built from the JSON they came from, before it is replaced
+        self._build()
         _RAW.__set__(self, value)
 
     def __eq__(self, other: object) -> bool:
-        self.choices  # noqa: B018
+        self._build()
         return self == other
 
     __hash__ = None  # type: ignore[assignment]
@@ -152,6 +190,8 @@ class LazyChunk(ChatCompletionChunk):
         return ""
 
 
+for _name, _default in _SCALARS.items():
+    setattr(LazyChunk, _name, _read_from_json(_name, _default))
 
 
 def _fast_completion(data: Any) -> ChatCompletion | None:
