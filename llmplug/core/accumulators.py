@@ -36,6 +36,8 @@ class Accumulator:
     event_type: type | None = None
     #: Set by :func:`iter_events` once the stream ended complete: ``result()`` is whole.
     finished: bool = False
+    #: Set by :func:`iter_events` to the error that ended the stream, if one did.
+    failed: BaseException | None = None
     #: Whether a whole answer needs its finish reason (the client's ``require_finish_reason``).
     require_finish: bool = True
 

@@ -74,8 +74,12 @@ def iter_events(
             raise state.broken(exc) from exc
     except APIError as exc:
         state.stamp(exc)
+        accumulator.failed = exc
         if on_error is not None:
             on_error(exc)
+        raise
+    except Exception as exc:  # a plugin's parser failing: no API error, but the stream is over
+        accumulator.failed = exc
         raise
     finally:
         response.close()
@@ -98,20 +102,14 @@ class Stream(Generic[T]):
         self.headers = response.headers
         self._started = False
         self._closed_early = False
-        self._error: BaseException | None = None
 
-    def __iter__(self) -> Stream[T]:
-        return self
+    def __iter__(self) -> Iterator[T]:
+        self._started = True
+        return self._events  # a for loop runs the events' own iterator: no frame of ours per event
 
     def __next__(self) -> T:
         self._started = True
-        try:
-            return next(self._events)
-        except StopIteration:
-            raise
-        except Exception as exc:
-            self._error = exc
-            raise
+        return next(self._events)
 
     def close(self) -> None:
         """Stop reading and release the connection."""
@@ -141,8 +139,9 @@ class Stream(Generic[T]):
         accumulator = self._accumulator
         if accumulator.finished:
             return accumulator.result()
-        if self._error is not None:
-            why = f"it failed with {type(self._error).__name__}: {self._error}"
+        error = accumulator.failed
+        if error is not None:
+            why = f"it failed with {type(error).__name__}: {error}"
         elif self._closed_early:
             why = "it was closed before its end"
         elif self._started:
@@ -151,7 +150,7 @@ class Stream(Generic[T]):
             why = "nothing was read yet; iterate it, or call until_done(), first"
         raise StreamError(
             f"the stream was not read to its end: {why}", received=accumulator.received(), request=self.response.request
-        ) from self._error
+        ) from error
 
     def __repr__(self) -> str:
         request = self.response.request
