@@ -237,7 +237,15 @@ class ChatAccumulator(Accumulator):
 
     def add(self, chunk: ChatCompletionChunk) -> None:
         if type(chunk) is LazyChunk:  # its JSON is its whole truth: read it, build no model for it
-            self._add_json(chunk)
+            data = chunk.raw  # usage is None: a chunk with usage is never lazy
+            if not self.head:
+                self.head = {"id": data.get("id"), "created": data.get("created"), "model": data.get("model")}
+            if data.get("system_fingerprint"):
+                self.head["system_fingerprint"] = data["system_fingerprint"]
+            states = self.choices
+            for c in data.get("choices", ()):  # text only: a chunk with a call is built, never lazy
+                index = c.get("index", 0)
+                (states.get(index) or self._state(index)).update(c.get("delta") or _NO_DELTA, c)
             return
         if not self.head:
             self.head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
@@ -247,17 +255,6 @@ class ChatAccumulator(Accumulator):
             self.usage = chunk.usage.raw
         for choice in chunk.choices:
             self._add_choice(choice)
-
-    def _add_json(self, chunk: LazyChunk) -> None:
-        data = chunk.raw  # usage is None: a chunk with usage is never lazy
-        if not self.head:
-            self.head = {"id": data.get("id"), "created": data.get("created"), "model": data.get("model")}
-        if data.get("system_fingerprint"):
-            self.head["system_fingerprint"] = data["system_fingerprint"]
-        states = self.choices
-        for c in data.get("choices", ()):  # text only: a chunk with a call is built, never lazy
-            index = c.get("index", 0)
-            (states.get(index) or self._state(index)).update(c.get("delta") or _NO_DELTA, c)
 
     def _add_choice(self, choice: Any) -> None:
         state = self._state(choice.index)
