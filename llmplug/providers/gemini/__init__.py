@@ -14,6 +14,7 @@ choices made are documented in the README and docs/gemini.md.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from .plugin import (
@@ -42,12 +43,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    room = _LAZY.get(name)
-    if room is None:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{room}"), name)
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 
 __all__ = [
