@@ -112,7 +112,7 @@ class Client:
             spec,
             base_url=url,
             default_model=default_model or spec.default_model,
-            options={**spec.options, **options},
+            options={**spec.options, **_options_from_env(spec), **options},
         )
         policy = retry if retry is not None else RetryPolicy()
         self._closed = False
@@ -331,6 +331,12 @@ class Client:
             return self.session_classes[kind]
         except KeyError:
             raise ConfigurationError(f"no {kind!r} session class is registered; import llmplug.sessions") from None
+
+
+def _options_from_env(spec: ProviderSpec) -> dict[str, str]:
+    """The options the spec reads from the environment (``options_env``) that are set."""
+    found = {name: _first_env(names) for name, names in spec.options_env.items()}
+    return {name: value for name, value in found.items() if value}
 
 
 def _check_options(spec: ProviderSpec, options: Mapping[str, Any]) -> None:

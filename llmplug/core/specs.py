@@ -37,6 +37,9 @@ class ProviderSpec:
     #: The extra option names ``llmplug.new()`` accepts for this provider; any
     #: other is refused as a likely typo. ``None`` accepts anything.
     user_options: tuple[str, ...] | None = None
+    #: Options read from the environment when a client is created, if the caller
+    #: gave none: ``{"organization": ("OPENAI_ORG_ID",)}`` (the first variable set wins).
+    options_env: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     #: Headers sent with every request of this provider.
     headers: Mapping[str, str] = attrs.field(factory=dict)
     description: str = ""

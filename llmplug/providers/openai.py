@@ -101,6 +101,7 @@ PROVIDERS = (
         },
         options={"stream_include_usage": True, "embeddings_base64": True},
         user_options=("organization", "project"),
+        options_env={"organization": ("OPENAI_ORG_ID",), "project": ("OPENAI_PROJECT_ID",)},
         description="OpenAI's API (options: organization=, project=; or OPENAI_ORG_ID, OPENAI_PROJECT_ID)",
     ),
     _compatible(
@@ -181,18 +182,15 @@ def build_openai_request(provider: ProviderSpec, operation: str, params: dict[st
             params["encoding_format"] = "base64"
         content = encode_json(params)
         headers["Content-Type"] = "application/json"
-    for option, env, header in _ACCOUNT_HEADERS:
-        value = provider.options.get(option) or (os.environ.get(env) if provider.name == "openai" else None)
-        if value:
-            headers[header] = value
+    options = provider.options
+    for option, header in _ACCOUNT_HEADERS:
+        if options.get(option):
+            headers[header] = options[option]
     return Request(method, url, headers, content)
 
 
-#: OpenAI's account scoping: option, environment variable, header (as openai-python sends them).
-_ACCOUNT_HEADERS = (
-    ("organization", "OPENAI_ORG_ID", "OpenAI-Organization"),
-    ("project", "OPENAI_PROJECT_ID", "OpenAI-Project"),
-)
+#: OpenAI's account scoping: the option and the header it sends (as openai-python does).
+_ACCOUNT_HEADERS = (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project"))
 
 
 def _placeholders(template: str) -> list[str]:

@@ -148,9 +148,13 @@ def test_openai_organization_and_project_headers(api, transport, monkeypatch):
     assert api.last_request.headers.get("OpenAI-Project") == "proj-1"
     monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
     with llmplug.new("openai", api_key="k", base_url=api.base_url, transport=transport) as c:
+        monkeypatch.setenv("OPENAI_ORG_ID", "org-later")  # read when the client was made, as openai-python does
         c.models()
     assert api.last_request.headers.get("OpenAI-Organization") == "org-env"
     assert "OpenAI-Project" not in api.last_request.headers
+    with llmplug.new("openrouter", api_key="k", base_url=api.base_url, transport=transport) as c:
+        c.models()
+    assert "OpenAI-Organization" not in api.last_request.headers  # OpenAI's variables are OpenAI's own
 
 
 def test_placeholder_key_does_not_garble_error_messages(api, transport):
