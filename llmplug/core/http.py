@@ -242,19 +242,31 @@ class Request:
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+#: Header values found sendable (a few hundred at most, no secret among them),
+#: so the headers every call repeats are checked once.
+_CHECKED: set[str] = set()
+
+
 def check_headers(headers: Headers) -> None:
     """Raise ConfigurationError for a header no transport could send: a value that
     is not a string, or that holds a control or non-ASCII character (the value
     itself is never shown: it may be a secret)."""
+    checked = _CHECKED
     for name, value in headers.items():
         if not isinstance(value, str):
             raise ConfigurationError(f"header {name!r} must be a string, not {type(value).__name__}")
+        if value in checked:  # the same few values on every call: each is checked once
+            continue
         if not value.isascii() or _CONTROL.search(value) is not None:
             what = "the API key" if name.lower() in SENSITIVE_HEADERS else f"header {name!r}"
             raise ConfigurationError(
                 f"{what} holds a control, newline or non-ASCII character: check it was copied whole "
                 "(no trailing newline); the value is not shown"
             )
+        if name.lower() not in SENSITIVE_HEADERS:  # no secret is kept here
+            if len(checked) >= 256:
+                checked.clear()
+            checked.add(value)
 
 
 @runtime_checkable
