@@ -166,7 +166,8 @@ def build_openai_request(provider: ProviderSpec, operation: str, params: dict[st
         raise UnsupportedOperationError(
             f"provider {provider.name!r} has no operation {operation!r}; use client.request(method, path, ...)"
         ) from None
-    path = template.format_map({key: path_segment(params.pop(key)) for key in _placeholders(template)})
+    keys = _PLACEHOLDERS[operation]
+    path = template.format_map({key: path_segment(params.pop(key)) for key in keys}) if keys else template
     stream = bool(params.get("stream"))
     headers = {"Accept": "text/event-stream" if stream else "application/json"}
     url = provider.base_url + path
@@ -193,8 +194,11 @@ def build_openai_request(provider: ProviderSpec, operation: str, params: dict[st
 _ACCOUNT_HEADERS = (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project"))
 
 
-def _placeholders(template: str) -> list[str]:
-    return [part[1:-1] for part in template.split("/") if part.startswith("{")]
+#: operation -> the ``{name}`` segments of its path template.
+_PLACEHOLDERS = {
+    operation: [part[1:-1] for part in template.split("/") if part.startswith("{")]
+    for operation, (_, template) in ROUTES.items()
+}
 
 
 @hookimpl(trylast=True)
