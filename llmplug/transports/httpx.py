@@ -63,9 +63,11 @@ class HttpxTransport(Transport):
                 extensions={"timeout": timeouts},
             )
             response = self._client.send(backend_request, stream=True, follow_redirects=False)
+        # A body with no content coding is read raw: the decoding layer would pass each piece on unchanged.
+        encoded = response.headers.get("content-encoding", "identity").strip().lower() != "identity"
         return backend_response(
-            response.status_code, response.headers.multi_items(), response.iter_bytes(), response.close,
-            self._errors, request,
+            response.status_code, response.headers.multi_items(), response.iter_bytes() if encoded else response.iter_raw(),
+            response.close, self._errors, request,
         )
 
     def close(self) -> None:
