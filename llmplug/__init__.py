@@ -82,9 +82,17 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'llmplug' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    value = _client_class() if name == "Client" else getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function
     return value
+
+
+def _client_class() -> type[Client]:
+    """The client, with the session classes registered (the core imports no session)."""
+    from . import sessions  # noqa: F401
+    from .core.client import Client
+
+    return Client
 
 
 def __dir__() -> list[str]:
@@ -93,9 +101,7 @@ def __dir__() -> list[str]:
 
 def new(provider: str = "openai", **options: Any) -> Client:
     """A client for ``provider`` (see :func:`providers`); options as :class:`Client`."""
-    from .core.client import Client
-
-    return Client(provider, **options)
+    return _client_class()(provider, **options)
 
 
 def providers() -> list[str]:

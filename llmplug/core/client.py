@@ -8,7 +8,6 @@ is the stream callback, as in Lua. Per-call ``timeout``, ``max_retries`` and
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import pathlib
@@ -325,8 +324,6 @@ class Client:
         return self._session("responses")(self, **opts)
 
     def _session(self, kind: str) -> type:
-        if kind not in self.session_classes:
-            importlib.import_module("llmplug.sessions")  # registers the built-in session classes
         try:
             return self.session_classes[kind]
         except KeyError:
