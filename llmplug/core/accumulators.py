@@ -115,14 +115,7 @@ class _ChoiceState:
 
     def update(self, delta: dict[str, Any], choice: dict[str, Any]) -> None:
         """Take one chunk's choice: its delta's and its own fields, as JSON."""
-        # A content or refusal string, "" included, says which one the reply streams;
-        # ``null`` or a missing key does not.
-        content = delta.get("content")
-        if isinstance(content, str):
-            if self.content is None:
-                self.content = []
-            if content:
-                self.content.append(content)
+        self.content = _add_piece(self.content, delta.get("content"))
         if len(delta) > ("content" in delta):  # more than a piece of text
             self._update_delta(delta)
         if choice.get("finish_reason") or choice.get("logprobs") or not _CHUNK_CHOICE_KEYS.issuperset(choice):
@@ -132,12 +125,7 @@ class _ChoiceState:
         role = delta.get("role")
         if role:
             self.role = role
-        refusal = delta.get("refusal")
-        if isinstance(refusal, str):
-            if self.refusal is None:
-                self.refusal = []
-            if refusal:
-                self.refusal.append(refusal)
+        self.refusal = _add_piece(self.refusal, delta.get("refusal"))
         reasoning = delta.get("reasoning")
         if reasoning:
             self.reasoning.append(reasoning)
@@ -175,6 +163,18 @@ class _ChoiceState:
         if self.extra_content:
             msg["extra_content"] = self.extra_content
         return msg
+
+
+def _add_piece(pieces: list[str] | None, piece: Any) -> list[str] | None:
+    """``pieces`` with a delta's ``content`` (or ``refusal``) piece added. A string,
+    ``""`` included, says the reply streams that field, so the list starts then;
+    ``null`` or a missing key does not."""
+    if isinstance(piece, str):
+        if pieces is None:
+            return [piece] if piece else []
+        if piece:
+            pieces.append(piece)
+    return pieces
 
 
 def _merge_extra_content(into: dict[str, Any], extra: dict[str, Any]) -> None:
