@@ -194,7 +194,6 @@ _CHUNK_CHOICE_KEYS = frozenset({"index", "delta", "finish_reason", "logprobs"})
 _NO_DELTA: dict[str, Any] = {}
 
 
-
 def _merge_logprobs(parts: list[Any]) -> Any:
     """The logprobs of a streamed choice: each key's lists (``content``, ``refusal``)
     joined in order, apart from each other; a key no chunk gave a list stays as sent

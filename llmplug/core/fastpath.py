@@ -39,19 +39,15 @@ def _fast_chunk(data: Any) -> ChatCompletionChunk | None:
     accumulator reads their JSON)."""
     if type(data) is not dict or data.get("usage") is not None:
         return None
-    raw_choices = data.get("choices", ())
-    shape = _choices_shape(raw_choices)
-    if shape is _TEXT:
-        chunk = LazyChunk.__new__(LazyChunk)
-        _RAW.__set__(chunk, data)
-        _SHAPED.__set__(chunk, None)
-        return chunk
-    if shape is _CALLS:
-        return ChatCompletionChunk(
-            **{name: data.get(name, default) for name, default in _SCALARS.items()},
-            choices=_build_choices(raw_choices), raw=data,
-        )
-    return None
+    shape = _choices_shape(data.get("choices", ()))
+    if shape is None:
+        return None
+    chunk = LazyChunk.__new__(LazyChunk)
+    _RAW.__set__(chunk, data)
+    _SHAPED.__set__(chunk, None)
+    if shape is _CALLS:  # the accumulator merges calls from the models: build them now
+        chunk._build()
+    return chunk
 
 
 _TEXT, _CALLS = "text", "calls"
@@ -93,7 +89,7 @@ def _function_delta(data: Any) -> FunctionCallDelta | None:
 
 
 def _build_choices(raw_choices: Any) -> list[ChunkChoice]:
-    """Field for field what the converter builds from choices :func:`_plain_choices`
+    """Field for field what the converter builds from choices :func:`_choices_shape`
     accepts: scalars as sent, each model's ``.raw`` its own dict."""
     choices = []
     for c in raw_choices:

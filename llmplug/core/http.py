@@ -79,13 +79,11 @@ class Headers(MutableMapping[str, str]):
         #: lower-cased name -> every value, only for names given more than once
         self._multi: dict[str, list[str]] = {}
         if data is not None:
-            if type(data) is dict:  # the common case, without the Mapping ABC check
-                for key, value in data.items():
-                    self[key] = value
-            elif isinstance(data, Headers):
+            plain = type(data) is dict  # the common case, spared the ABC checks
+            if not plain and isinstance(data, Headers):
                 self._store = dict(data._store)
                 self._multi = {k: list(v) for k, v in data._multi.items()}
-            elif isinstance(data, Mapping):
+            elif plain or isinstance(data, Mapping):
                 for key, value in data.items():
                     self[key] = value
             else:
