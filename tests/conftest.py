@@ -16,7 +16,8 @@ from llmplug.testing import FakeAPI
 TRANSPORTS = ("httpx", "requests", "urllib")
 TEST_KEY = "sk-test-SENTINEL-7f3a9c"
 
-_ENV_PREFIXES = ("OPENAI_", "OPENROUTER_", "GEMINI_", "GOOGLE_", "LLMPLUG_")
+#: The built-in providers' variables, and those of the example plugins (Anthropic, Azure OpenAI).
+_ENV_PREFIXES = ("OPENAI_", "OPENROUTER_", "GEMINI_", "GOOGLE_", "LLMPLUG_", "ANTHROPIC_", "AZURE_OPENAI_")
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 

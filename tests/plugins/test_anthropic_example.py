@@ -35,12 +35,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(autouse=True)
-def no_anthropic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture(scope="module")
 def _anthropic_api() -> Iterator[FakeAPI]:
     with FakeAPI(api_key=TEST_KEY, services=[AnthropicService()]) as api:

@@ -27,7 +27,6 @@ PACKAGES = {
     "llmplug-recorder": (Path(__file__).resolve().parent / "fixtures" / "llmplug-recorder", "llmplug_recorder"),
 }
 USER = [{"role": "user", "content": "Say hello."}]
-AZURE_ENV = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
 SAFE = {"filtered": False, "severity": "safe"}
 FILTERS = {"hate": SAFE, "self_harm": SAFE, "sexual": SAFE, "violence": SAFE}
 #: A chat completion as Azure OpenAI sends it: OpenAI's shape plus content-filter results.
@@ -57,12 +56,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """pip-install the example packages (from copies, so no build files land in the tree)."""
     with installed_packages(PACKAGES, tmp_path_factory.mktemp("plugin-packages")):
         yield
-
-
-@pytest.fixture(autouse=True)
-def no_azure_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in AZURE_ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 def azure(api, **options):
