@@ -58,9 +58,44 @@ def _merge(opts: Any, callback: Callback | None, params: dict[str, Any]) -> tupl
     return merged, callback
 
 
+_MISSING: Any = object()
+
+
 def _require(value: Any, what: str, method: str) -> None:
     if value is None or (isinstance(value, str) and not value):
         raise ConfigurationError(f"{method}() needs {what}")
+
+
+class _ById:
+    """A client method that takes one id, e.g. ``client.file(file_id, **params)``:
+    declared as ``file = _ById("files.retrieve", "file_id", doc)``, it becomes a
+    plain method whose id goes into the operation's params under ``key``."""
+
+    def __init__(self, operation: str, key: str, doc: str) -> None:
+        self.operation, self.key, self.doc = operation, key, doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        operation, key = self.operation, self.key
+        what = "a model id" if key == "model" else "a " + key.replace("_", " ")
+
+        def method(client: Any, value: Any = _MISSING, /, **params: Any) -> Any:
+            if key in params:
+                if value is not _MISSING:
+                    raise TypeError(f"{name}() got two values for {key!r}: pass it once")
+                value = params.pop(key)
+            _require(None if value is _MISSING else value, what, name)
+            return client.call(operation, {**params, key: value})
+
+        method.__name__, method.__qualname__, method.__doc__ = name, f"{owner.__name__}.{name}", self.doc
+        method.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+            inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="str"),
+            inspect.Parameter("params", inspect.Parameter.VAR_KEYWORD, annotation="Any"),
+        ], return_annotation="ApiResult")
+        setattr(owner, name, method)
+
+    def __get__(self, client: Any, owner: type | None = None) -> Callable[..., ApiResult]:
+        raise AttributeError(self.key)  # replaced by the method in __set_name__; typing only
 
 
 class Client:
@@ -229,29 +264,14 @@ class Client:
         """GET /models: every page, where the provider pages its list."""
         return self.call("models.list", params, pages=True)
 
-    def model(self, model_id: str, **params: Any) -> ApiResult:
-        """GET /models/{id}."""
-        _require(model_id, "a model id", "model")
-        return self.call("models.retrieve", {**params, "model": model_id})
-
+    model = _ById("models.retrieve", "model", "GET /models/{id}.")
     def files(self, **params: Any) -> ApiResult:
         """GET /files (``purpose=``, ``limit=``... become the query)."""
         return self.call("files.list", params)
 
-    def file(self, file_id: str, **params: Any) -> ApiResult:
-        """GET /files/{id}."""
-        _require(file_id, "a file id", "file")
-        return self.call("files.retrieve", {**params, "file_id": file_id})
-
-    def delete_file(self, file_id: str, **params: Any) -> ApiResult:
-        """DELETE /files/{id}."""
-        _require(file_id, "a file id", "delete_file")
-        return self.call("files.delete", {**params, "file_id": file_id})
-
-    def file_content(self, file_id: str, **params: Any) -> ApiResult:
-        """GET /files/{id}/content; the body is bytes."""
-        _require(file_id, "a file id", "file_content")
-        return self.call("files.content", {**params, "file_id": file_id})
+    file = _ById("files.retrieve", "file_id", "GET /files/{id}.")
+    delete_file = _ById("files.delete", "file_id", "DELETE /files/{id}.")
+    file_content = _ById("files.content", "file_id", "GET /files/{id}/content; the body is bytes.")
 
     def upload_file(
         self,
@@ -276,20 +296,9 @@ class Client:
         _require(input, "input: a string or a list of messages", "create_response")
         return self.call("responses.create", {**params, "input": input}, callback)
 
-    def response(self, response_id: str, **params: Any) -> ApiResult:
-        """GET /responses/{id}."""
-        _require(response_id, "a response id", "response")
-        return self.call("responses.retrieve", {**params, "response_id": response_id})
-
-    def delete_response(self, response_id: str, **params: Any) -> ApiResult:
-        """DELETE /responses/{id}."""
-        _require(response_id, "a response id", "delete_response")
-        return self.call("responses.delete", {**params, "response_id": response_id})
-
-    def cancel_response(self, response_id: str, **params: Any) -> ApiResult:
-        """POST /responses/{id}/cancel."""
-        _require(response_id, "a response id", "cancel_response")
-        return self.call("responses.cancel", {**params, "response_id": response_id})
+    response = _ById("responses.retrieve", "response_id", "GET /responses/{id}.")
+    delete_response = _ById("responses.delete", "response_id", "DELETE /responses/{id}.")
+    cancel_response = _ById("responses.cancel", "response_id", "POST /responses/{id}/cancel.")
 
     # ------------------------------------------------------------ anything else
 

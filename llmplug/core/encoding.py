@@ -1,4 +1,5 @@
-"""Request body encoding shared by every provider: JSON and multipart/form-data."""
+"""Request building shared by every provider: JSON and multipart/form-data
+bodies, paths, queries, and the header that carries the API key."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import json
 import mimetypes
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
 import attrs
 
 from .errors import ConfigurationError
+from .hookspecs import hookimpl
 from .http import Request
 from .models import Model
 
-__all__ = ["encode_json", "encode_multipart", "generic_request", "path_segment", "query_string"]
+__all__ = ["encode_json", "encode_multipart", "generic_request", "key_header", "path_segment", "query_string"]
 
 
 def _default(value: Any) -> Any:
@@ -103,3 +105,19 @@ def generic_request(base_url: str, params: Mapping[str, Any]) -> Request:
         content = encode_json(params["json"])
         headers["Content-Type"] = "application/json"
     return Request(params["method"], url, headers, content)
+
+
+def key_header(name: str, prefix: str = "") -> Callable[..., Request | None]:
+    """A ready-made ``llmplug_authenticate`` (``trylast``) that sends the key as
+    ``name: prefix + key``, and no credential when there is no key::
+
+        llmplug_authenticate = key_header("Authorization", "Bearer ")
+    """
+
+    @hookimpl(trylast=True)
+    def llmplug_authenticate(provider: Any, request: Request, api_key: str | None) -> Request | None:
+        if api_key:
+            request.headers[name] = prefix + api_key
+        return request
+
+    return llmplug_authenticate

@@ -147,16 +147,9 @@ class StreamError(APIError):
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        payload: str | None = None,
-        received: Any = None,
-        events: list[Any] | None = None,
-        request: Any = None,
-        provider: str | None = None,
+        self, message: str, *, payload: str | None = None, received: Any = None, events: list[Any] | None = None, **base: Any
     ) -> None:
-        super().__init__(message, request=request, provider=provider)
+        super().__init__(message, **base)  # request=, provider=
         self.payload = payload
         self.received = received
         self.events: list[Any] = [] if events is None else events
@@ -173,8 +166,8 @@ class StreamTimeoutError(StreamError, APITimeoutError):
 class APIResponseValidationError(APIError):
     """A success status whose body is not what the operation returns (e.g. not JSON)."""
 
-    def __init__(self, message: str, *, body: Any, status_code: int, request: Any = None, provider: str | None = None):
-        super().__init__(message, request=request, provider=provider)
+    def __init__(self, message: str, *, body: Any, status_code: int, **base: Any) -> None:
+        super().__init__(message, **base)  # request=, provider=
         self.body = body
         self.status_code = status_code
 

@@ -40,6 +40,7 @@ from llmplug.plugin import (
     generic_request,
     get_operation,
     hookimpl,
+    key_header,
     parse_json_event,
     path_segment,
     ProviderSpec,
@@ -206,11 +207,7 @@ def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[s
     return build_openai_request(provider, operation, params)
 
 
-@hookimpl(trylast=True)
-def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
-    if api_key:
-        request.headers["Authorization"] = f"Bearer {api_key}"
-    return request
+llmplug_authenticate = key_header("Authorization", "Bearer ")
 
 
 @hookimpl(trylast=True)

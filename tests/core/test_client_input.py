@@ -163,3 +163,16 @@ def test_placeholder_key_does_not_garble_error_messages(api, transport):
         with pytest.raises(llmplug.BadRequestError) as info:
             c.create_chat_completion(USER)
     assert "max_tokens exceeds context" in str(info.value)
+
+
+def test_id_methods_take_the_id_by_position_or_name(client, api):
+    created = client.upload_file(b"{}\n", "batch", filename="x.jsonl").body
+    assert client.file(created.id).body.id == created.id
+    assert client.file(file_id=created.id).body.id == created.id
+    with pytest.raises(TypeError, match="file\\(\\) got two values for 'file_id'"):
+        client.file(created.id, file_id=created.id)
+    with pytest.raises(llmplug.ConfigurationError, match="delete_file\\(\\) needs a file id"):
+        client.delete_file("")
+    with pytest.raises(llmplug.ConfigurationError, match="model\\(\\) needs a model id"):
+        client.model()
+    assert api.requests[-1].path.endswith(f"/files/{created.id}")

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from llmplug.plugin import (
     APIStatusError,
     hookimpl,
+    key_header,
     ProviderSpec,
     Request,
     Response,
@@ -52,11 +53,7 @@ def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[s
     return build_gemini_request(provider, operation, params)
 
 
-@hookimpl(trylast=True)
-def llmplug_authenticate(provider: ProviderSpec, request: Request, api_key: str | None) -> Request | None:
-    if api_key:
-        request.headers["x-goog-api-key"] = api_key
-    return request
+llmplug_authenticate = key_header("x-goog-api-key")
 
 
 @hookimpl(trylast=True)
