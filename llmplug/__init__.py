@@ -46,7 +46,9 @@ from .core.errors import (
 from .core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from .core.async_client import AsyncClient
     from .core.client import Client
+    from .core.streaming import AsyncStream
     from .core.dispatch import ApiResult
     from .core.http import Timeout, Transport
     from .core.plugins import PluginInfo, PluginManager, default_plugin_manager
@@ -61,6 +63,8 @@ __version__ = "0.1.0"
 #: and the hook marker): name -> the module that defines it.
 _LAZY = {
     "Client": "llmplug.core.client",
+    "AsyncClient": "llmplug.core.async_client",
+    "AsyncStream": "llmplug.core.streaming",
     "ApiResult": "llmplug.core.dispatch",
     "Timeout": "llmplug.core.http",
     "Transport": "llmplug.core.http",
@@ -104,6 +108,14 @@ def new(provider: str = "openai", **options: Any) -> Client:
     return _client_class()(provider, **options)
 
 
+def new_async(provider: str = "openai", **options: Any) -> AsyncClient:
+    """An :class:`AsyncClient` for ``provider``: the options of :func:`new`, every
+    method a coroutine function (``await client.chat(...)``)."""
+    from .core.async_client import AsyncClient
+
+    return AsyncClient(provider, **options)
+
+
 def providers() -> list[str]:
     """Names of every provider available, built-in and installed."""
     from .core.plugins import default_plugin_manager
@@ -129,10 +141,10 @@ def plugins() -> list[PluginInfo]:
 
 __all__ = [
     "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError", "APITimeoutError",
-    "ApiResult", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
+    "ApiResult", "AsyncClient", "AsyncStream", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
     "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
     "PluginError", "PluginInfo", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
     "Stream", "StreamError", "StreamTimeoutError", "Timeout", "Transport", "TransportNotInstalledError", "TransportSpec", "UnknownProviderError",
     "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
-    "hookimpl", "new", "plugins", "providers", "transports",
+    "hookimpl", "new", "new_async", "plugins", "providers", "transports",
 ]

@@ -32,7 +32,9 @@ from .core.errors import (
     request_id_of,
 )
 from .core.hookspecs import hookimpl
-from .core.http import ByteStream, BytesStream, Headers, Request, Response, Timeout, Transport, redact_url
+from .core.http import (
+    AsyncByteStream, AsyncTransport, ByteStream, BytesStream, Headers, Request, Response, Timeout, Transport, redact_url,
+)
 from .core.models import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -49,12 +51,15 @@ from .core.operations import OPERATIONS, Operation, get_operation, require_model
 from .core.retry import delay_seconds, parse_retry_after
 from .core.specs import ProviderSpec, TransportSpec
 from .core.sse import SSEEvent
+from .core.threaded import ThreadedAsyncTransport, threaded
 from .core.stream_state import DONE, SKIP, StreamParser, Terminated, parse_json_event
 from .core.transport_support import (
     CHUNK_SIZE,
     STDLIB_ERRORS,
     WAITING,
+    AsyncBackendStream,
     BackendStream,
+    async_backend_response,
     backend_response,
     ErrorTable,
     RejectCookies,
@@ -68,6 +73,7 @@ __all__ = [
     "hookimpl", "ProviderSpec", "TransportSpec",
     # HTTP types
     "Request", "Response", "Headers", "Timeout", "Transport", "ByteStream", "BytesStream", "redact_url",
+    "AsyncTransport", "AsyncByteStream", "ThreadedAsyncTransport", "threaded",
     # operations and models
     "OPERATIONS", "Operation", "get_operation", "require_model", "with_defaults", "models", "structure", "Model", "ChatCompletion",
     "ChatCompletionChunk", "ChatMessage", "Completion", "Embedding", "EmbeddingList", "ModelInfo", "ModelList", "Usage",
@@ -80,6 +86,6 @@ __all__ = [
     "UnsupportedOperationError", "PluginError", "make_status_error", "status_error", "error_message",
     "REQUEST_ID_HEADERS", "request_id_of", "parse_retry_after", "delay_seconds",
     # writing a transport
-    "BackendStream", "backend_response", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
+    "BackendStream", "AsyncBackendStream", "backend_response", "async_backend_response", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
     "outgoing_headers", "join_headers", "RejectCookies",
 ]

@@ -417,14 +417,25 @@ def accumulator_for(event_type: type | None, *, require_finish: bool = True) -> 
 def text_chunk_relay(callback: Callable[[TextChunk, Any], Any]) -> Callable[[Any], None]:
     """A chat chunk callback that calls ``callback(TextChunk, raw_event)`` for each
     choice delta carrying text, refusal text or tool calls (Lua's ``chat`` and
-    session callbacks); refusal text comes in ``TextChunk.refusal``."""
+    session callbacks); refusal text comes in ``TextChunk.refusal``. When
+    ``callback`` returns awaitables (a coroutine function, on an async client),
+    the relay returns one awaitable that awaits them in order."""
 
-    def relay(event: Any) -> None:
+    def relay(event: Any) -> Any:
         if not isinstance(event, ChatCompletionChunk):
-            return
+            return None
+        pending = None
         for choice in event.choices:
             delta = choice.delta
             if delta.content or delta.tool_calls or delta.refusal:
-                callback(TextChunk(delta.content or "", choice.index, delta.tool_calls, delta.refusal or None), event.raw)
+                outcome = callback(TextChunk(delta.content or "", choice.index, delta.tool_calls, delta.refusal or None), event.raw)
+                if outcome is not None and hasattr(outcome, "__await__"):
+                    pending = [*(pending or ()), outcome]
+        return None if pending is None else _in_order(pending)
 
     return relay
+
+
+async def _in_order(awaitables: list[Any]) -> None:
+    for awaitable in awaitables:
+        await awaitable

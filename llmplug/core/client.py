@@ -16,7 +16,7 @@ from typing import IO, Any, ClassVar
 
 import attrs
 
-from .dispatch import ApiResult, Dispatcher
+from .dispatch import ApiResult, Dispatcher, DriverBase
 from .errors import ConfigurationError, MissingAPIKeyError
 from .http import Timeout, Transport, redact_url
 from .logs import configure_from_env
@@ -27,7 +27,7 @@ from .retry import RetryPolicy
 from .specs import ProviderSpec
 from .streaming import Stream, text_chunk_relay
 
-__all__ = ["Callback", "Client", "split_call_args"]
+__all__ = ["BaseClient", "Callback", "Client", "split_call_args"]
 
 _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
 Callback = Callable[..., Any]
@@ -98,11 +98,22 @@ class _ById:
         raise AttributeError(self.key)  # replaced by the method in __set_name__; typing only
 
 
-class Client:
-    """A client for one provider. Build it with :func:`llmplug.new`."""
+class BaseClient:
+    """What :class:`Client` and :class:`~llmplug.core.async_client.AsyncClient`
+    share: the settings, and one method per endpoint that ends in :meth:`call`
+    (a result for the sync client, an awaitable for the async one)."""
 
     #: Session classes by kind, filled in by :mod:`llmplug.sessions` (core imports no session).
     session_classes: ClassVar[dict[str, type]] = {}
+    #: The driver, and whether the transport is an async one.
+    _driver: ClassVar[type[DriverBase]]
+    _asynchronous: ClassVar[bool] = False
+    #: The methods that run a call (the async client makes each a coroutine function).
+    CALLS = (
+        "call", "create_chat_completion", "chat", "completion", "embedding", "moderation", "image_generation",
+        "models", "model", "files", "file", "delete_file", "file_content", "upload_file",
+        "create_response", "response", "delete_response", "cancel_response", "request",
+    )
 
     def __init__(
         self,
@@ -150,11 +161,11 @@ class Client:
         )
         policy = retry if retry is not None else RetryPolicy()
         self._closed = False
-        self._dispatch = Dispatcher(
+        self._dispatch: Any = self._driver(
             plugins=self.plugins,
             provider=self.provider,
             api_key=key or None,
-            transport=self.plugins.create_transport(transport, {"verify": verify}),
+            transport=self.plugins.create_transport(transport, {"verify": verify}, self._asynchronous),
             timeout=Timeout.coerce(timeout),
             retry=attrs.evolve(policy, max_retries=max_retries),
             raise_for_status=raise_for_status,
@@ -173,11 +184,11 @@ class Client:
         return self.provider.default_model
 
     @property
-    def transport(self) -> Transport:
+    def transport(self) -> Any:
         return self._dispatch.transport
 
     @property
-    def dispatcher(self) -> Dispatcher:
+    def dispatcher(self) -> Any:
         return self._dispatch
 
     def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None, *, pages: bool = False) -> Any:
@@ -194,20 +205,9 @@ class Client:
             return self._dispatch.call_pages(operation, params, **call_opts)
         return self._dispatch.call(operation, params, callback=callback, **call_opts)
 
-    def close(self) -> None:
-        """Close the transport's connections; the client cannot be used after."""
-        self._closed = True
-        self._dispatch.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return (
-            f"<llmplug.Client provider={self.provider.name!r} base_url={redact_url(self.base_url)!r} "
+            f"<llmplug.{type(self).__name__} provider={self.provider.name!r} base_url={redact_url(self.base_url)!r} "
             f"transport={self.transport.name!r}>"
         )
 
@@ -339,6 +339,24 @@ class Client:
             raise ConfigurationError(f"no {kind!r} session class is registered; import llmplug.sessions") from None
 
 
+class Client(BaseClient):
+    """A client for one provider. Build it with :func:`llmplug.new`."""
+
+    session_classes: ClassVar[dict[str, type]] = {}
+    _driver = Dispatcher
+
+    def close(self) -> None:
+        """Close the transport's connections; the client cannot be used after."""
+        self._closed = True
+        self._dispatch.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _options_from_env(spec: ProviderSpec) -> dict[str, str]:
     """The options the spec reads from the environment (``options_env``) that are set."""
     found = {name: _first_env(names) for name, names in spec.options_env.items()}
@@ -350,7 +368,7 @@ def _check_options(spec: ProviderSpec, options: Mapping[str, Any]) -> None:
         return
     for name in options:
         if name not in spec.user_options:
-            known = [*spec.user_options, *inspect.signature(Client.__init__).parameters]
+            known = [*spec.user_options, *inspect.signature(BaseClient.__init__).parameters]
             import difflib  # only to suggest a fix for a misspelt option
 
             close = difflib.get_close_matches(name, known, n=1)

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from .errors import APITimeoutError
 from .http import ByteStream, Request, redact_url
 
-__all__ = ["Deadline", "DeadlineStream"]
+__all__ = ["Deadline", "DeadlineStream", "total_timeout_error"]
 
 T = TypeVar("T")
 
@@ -101,18 +101,22 @@ class Deadline:
             self._jobs = queue.SimpleQueue()
 
     def timeout(self, request: Request, what: str) -> APITimeoutError:
-        error = APITimeoutError(
-            f"total timeout of {self.total}s reached while {what} {request.method} {redact_url(request.url)}",
-            request=request,
-        )
-        error.deadline_passed = True  # type: ignore[attr-defined]  # no time left for a retry
-        return error
+        return total_timeout_error(self.total, request, what)
 
     def _start(self) -> None:
         if self._thread is None:
             # A daemon: a read stuck past the deadline must not hold up interpreter exit.
             self._thread = threading.Thread(target=_work, args=(self._jobs,), name="llmplug-deadline", daemon=True)
             self._thread.start()
+
+
+def total_timeout_error(total: float, request: Request, what: str) -> APITimeoutError:
+    """The error of a call whose total deadline passed while ``what`` ``request``."""
+    error = APITimeoutError(
+        f"total timeout of {total}s reached while {what} {request.method} {redact_url(request.url)}", request=request
+    )
+    error.deadline_passed = True  # type: ignore[attr-defined]  # no time left for a retry
+    return error
 
 
 def _work(jobs: queue.SimpleQueue[Any]) -> None:

@@ -20,19 +20,22 @@ from .operations import get_operation
 from .plugins import PluginManager
 from .retry import RetryPolicy
 from .specs import ProviderSpec
+from .accumulators import Accumulator
+from .sse import SSEEvent
 from .streaming import Stream, accumulator_for, iter_events
 
 if TYPE_CHECKING:
     from .deadline import Deadline
 
-__all__ = ["ApiResult", "Dispatcher"]
+__all__ = ["ApiResult", "Dispatcher", "DriverBase"]
 
 #: ``next()``'s default when a stream has no event at all.
 _END: Any = object()
 
 
-class Dispatcher:
-    """Sends operations for one provider through one (sync) transport."""
+class DriverBase:
+    """What the sync and async drivers share: the client's settings, and
+    turning one call into an :class:`Exchange` and a stream's parts."""
 
     def __init__(
         self,
@@ -40,7 +43,7 @@ class Dispatcher:
         plugins: PluginManager,
         provider: ProviderSpec,
         api_key: str | None,
-        transport: Transport,
+        transport: Any,
         timeout: Timeout,
         retry: RetryPolicy,
         raise_for_status: bool = True,
@@ -67,6 +70,42 @@ class Dispatcher:
     def retry(self) -> RetryPolicy:
         return self.settings.retry
 
+    def exchange(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        callback: Callable[[Any], Any] | None,
+        timeout: Timeout | float | None | Any,
+        max_retries: int | None,
+        headers: Mapping[str, str] | None,
+    ) -> Exchange:
+        """The decisions of one call (see :meth:`Dispatcher.call` for the arguments)."""
+        limits = self.settings.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
+        return Exchange(
+            self.settings,
+            operation,
+            params,
+            limits=limits,
+            max_retries=self.settings.retry.max_retries if max_retries is None else max_retries,
+            extra_headers=headers,
+            streams_out=bool(params.get("stream")) and callback is None,
+        )
+
+    def stream_parts(self, exchange: Exchange) -> tuple[Callable[[SSEEvent], Any], Accumulator]:
+        """The provider's parser and the accumulator of ``exchange``'s stream."""
+        settings = self.settings
+        accumulator = accumulator_for(get_operation(exchange.operation).event, require_finish=settings.require_finish_reason)
+        return settings.plugins.stream_parser(settings.provider, exchange.operation), accumulator
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} provider={self.settings.provider.name!r} transport={self.transport.name!r}>"
+
+
+class Dispatcher(DriverBase):
+    """Sends operations for one provider through one (sync) transport."""
+
+    transport: Transport
+
     def call(
         self,
         operation: str,
@@ -85,17 +124,8 @@ class Dispatcher:
         (with a callback: until the first event is). ``timeout.total`` bounds
         the whole call: every attempt, every wait between them and the body.
         """
-        limits = self.settings.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
-        exchange = Exchange(
-            self.settings,
-            operation,
-            params,
-            limits=limits,
-            max_retries=self.settings.retry.max_retries if max_retries is None else max_retries,
-            extra_headers=headers,
-            streams_out=bool(params.get("stream")) and callback is None,
-        )
-        deadline = None if exchange.deadline is None else _deadline(exchange.deadline, limits.total or 0.0)
+        exchange = self.exchange(operation, params, callback, timeout, max_retries, headers)
+        deadline = None if exchange.deadline is None else _deadline(exchange.deadline, exchange.limits.total or 0.0)
         try:
             return self._drive(exchange, callback, deadline)
         finally:
@@ -161,13 +191,9 @@ class Dispatcher:
         return response
 
     def _open_stream(self, exchange: Exchange, response: Response) -> Stream[Any]:
-        settings = self.settings
-        accumulator = accumulator_for(
-            get_operation(exchange.operation).event, require_finish=settings.require_finish_reason
-        )
-        parse = settings.plugins.stream_parser(settings.provider, exchange.operation)
+        parse, accumulator = self.stream_parts(exchange)
         # A mid-stream error is scrubbed and stamped like the errors of call().
-        events = iter_events(response, parse, accumulator, provider=settings.provider.name, on_error=exchange.finish)
+        events = iter_events(response, parse, accumulator, provider=self.settings.provider.name, on_error=exchange.finish)
         return Stream(events, response, accumulator)
 
     def _deliver(self, stream: Stream[Any], first: Any, callback: Callable[[Any], None]) -> ApiResult:
@@ -181,9 +207,6 @@ class Dispatcher:
 
     def close(self) -> None:
         self.transport.close()
-
-    def __repr__(self) -> str:
-        return f"<Dispatcher provider={self.settings.provider.name!r} transport={self.transport.name!r}>"
 
 
 def _deadline(at: float, total: float) -> Deadline:

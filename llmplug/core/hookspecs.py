@@ -79,13 +79,14 @@ def llmplug_register_transports(register: Callable[..., None]) -> None:
 
 
 @hookspec(firstresult=True)
-def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any]) -> Transport | None:
+def llmplug_create_transport(spec: TransportSpec, options: dict[str, Any], asynchronous: bool) -> Transport | None:
     """Build the transport ``spec`` for one client. Called once per client, when
     ``transport=`` is a name or ``None``. When no plugin answers, the client calls
-    ``spec.factory(**options)``.
+    ``spec.factory(**options)`` (``spec.async_factory`` for an async client).
 
     :param spec: the transport chosen by name, or the default one.
     :param options: client settings for the transport (``verify``...).
+    :param asynchronous: an :class:`AsyncTransport` is wanted (``llmplug.new_async``).
 
     .. versionadded:: 0.1
     """

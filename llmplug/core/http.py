@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, ItemsView, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -18,6 +18,8 @@ from .errors import ConfigurationError
 from .values import NOT_GIVEN, _NotGiven
 
 __all__ = [
+    "AsyncByteStream",
+    "AsyncTransport",
     "BytesStream",
     "ByteStream",
     "check_headers",
@@ -276,6 +278,16 @@ class ByteStream(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class AsyncByteStream(Protocol):
+    """A response body read incrementally by an async transport: ``async for``
+    for bytes, then ``await aclose()``."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class BytesStream:
     """A ByteStream over bytes already in memory."""
 
@@ -296,7 +308,9 @@ class Response:
 
     status_code: int
     headers: Headers
-    stream: ByteStream
+    #: The body: a :class:`ByteStream` from a sync transport, an
+    #: :class:`AsyncByteStream` from an async one (read it with ``aread``).
+    stream: Any
     request: Request
 
     def read(self) -> bytes:
@@ -308,6 +322,16 @@ class Response:
 
     def close(self) -> None:
         self.stream.close()
+
+    async def aread(self) -> bytes:
+        """Read the whole body of an async transport's response and close the stream."""
+        try:
+            return b"".join([chunk async for chunk in self.stream])
+        finally:
+            await self.stream.aclose()
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
 
     @property
     def is_success(self) -> bool:
@@ -344,3 +368,29 @@ class Transport(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} transport {self.name!r}>"
+
+
+class AsyncTransport(abc.ABC):
+    """The contract of an async transport plugin: :class:`Transport` with
+    ``async`` methods. ``send`` returns once the head is in; ``response.stream``
+    is an :class:`AsyncByteStream` that raises only llmplug's
+    :class:`~llmplug.core.errors.APIConnectionError` family. Cancelling ``send``
+    or a read releases the connection."""
+
+    name: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    async def send(self, request: Request) -> Response:
+        """Send ``request``; return the response with its body unread."""
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+
+    async def __aenter__(self) -> AsyncTransport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} async transport {self.name!r}>"

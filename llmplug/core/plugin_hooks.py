@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from .defaults import status_error
 from .errors import PluginError
-from .http import Request, Response, Transport
+from .http import AsyncTransport, Request, Response, Transport
 from .plugin_registry import PluginRegistry
 from .specs import ProviderSpec
 from .sse import SSEEvent
@@ -47,15 +47,26 @@ class TypedHooks(PluginRegistry):
             caller = self._family_callers[key] = _direct(caller, self.pm) or caller
         return caller
 
-    def create_transport(self, transport: str | Transport | None, options: dict[str, Any]) -> Transport:
-        """A transport instance from a name, an instance, or ``None`` (the default)."""
-        if isinstance(transport, Transport):
+    def create_transport(self, transport: Any, options: dict[str, Any], asynchronous: bool = False) -> Any:
+        """A transport instance (an :class:`AsyncTransport` for an async client)
+        from a name, an instance, or ``None`` (the default)."""
+        kind = AsyncTransport if asynchronous else Transport
+        if isinstance(transport, kind):
             return transport
         if transport is not None and not isinstance(transport, str):
-            raise TypeError(f"transport must be a name or a llmplug Transport instance, not {type(transport).__name__}")
-        spec = self.transport_spec(transport)
-        built = self.pm.hook.llmplug_create_transport(spec=spec, options=options)
-        return built if built is not None else spec.factory(**options)
+            raise TypeError(
+                f"transport must be a name or a llmplug {kind.__name__} instance, not {type(transport).__name__}"
+            )
+        spec = self.transport_spec(transport, asynchronous)
+        built = self.pm.hook.llmplug_create_transport(spec=spec, options=options, asynchronous=asynchronous)
+        if built is None:
+            return spec.factory_for(asynchronous)(**options)  # type: ignore[misc]  # transport_spec checked it
+        if not isinstance(built, kind):
+            raise PluginError(
+                f"llmplug_create_transport built a {type(built).__name__} for transport {spec.name!r}, "
+                f"not the {kind.__name__} asked for (asynchronous={asynchronous})"
+            )
+        return built
 
     def build_request(self, provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:
         request = self._for_family("llmplug_build_request", provider)(provider=provider, operation=operation, params=params)

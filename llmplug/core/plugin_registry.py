@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from .errors import PluginError, TransportNotInstalledError, UnknownProviderError, UnknownTransportError
+from .errors import ConfigurationError, PluginError, TransportNotInstalledError, UnknownProviderError, UnknownTransportError
 from .plugin_loader import DISABLE_ENV, HOOK_NAMES, PluginLoader
 from .specs import ProviderSpec, TransportSpec
 
@@ -67,7 +67,8 @@ class PluginRegistry(PluginLoader):
     def _clear_tables(self) -> None:
         #: kind ("provider" / "transport") -> registered name -> spec, filled on first use.
         self._tables: dict[str, dict[str, Any]] = {}
-        self._default_transport: TransportSpec | None = None
+        #: "sync" / "async": the default transport of that kind, once picked.
+        self._default_transport: dict[str, TransportSpec] = {}
         #: kind ("provider" / "transport") -> registered name -> plugin name.
         self._owners: dict[str, dict[str, str]] = {"provider": {}, "transport": {}}
 
@@ -145,23 +146,35 @@ class PluginRegistry(PluginLoader):
         except KeyError:
             raise UnknownProviderError(name, providers) from None
 
-    def transport_spec(self, name: str | None) -> TransportSpec:
-        """The named transport, or the default: the importable one with the highest priority.
+    def transport_spec(self, name: str | None, asynchronous: bool = False) -> TransportSpec:
+        """The named transport, or the default: the importable one with the highest
+        priority (among those with an async twin, for an async client).
 
-        A registered transport whose library is missing raises :class:`TransportNotInstalledError`.
+        A registered transport whose library is missing raises
+        :class:`TransportNotInstalledError`; one with no twin of the kind asked
+        for, a :class:`ConfigurationError` naming those that have one.
         """
         transports = self.transports()
+        kind = "async" if asynchronous else "sync"
         if name is None:
-            if self._default_transport is None:
-                usable = [spec for spec in transports.values() if spec.available()]
+            default = self._default_transport.get(kind)
+            if default is None:
+                usable = [spec for spec in transports.values() if spec.factory_for(asynchronous) and spec.available()]
                 if not usable:
-                    raise UnknownTransportError("(default)", transports, hint="; none of them can be imported")
-                self._default_transport = max(usable, key=lambda spec: spec.priority)
-            return self._default_transport
+                    raise UnknownTransportError("(default)", transports, hint=f"; no {kind} one can be imported")
+                default = self._default_transport[kind] = max(usable, key=lambda spec: spec.priority)
+            return default
         try:
             spec = transports[name]
         except KeyError:
             raise UnknownTransportError(name, transports) from None
+        if spec.factory_for(asynchronous) is None:
+            others = sorted(other for other, candidate in transports.items() if candidate.factory_for(asynchronous))
+            client = "llmplug.new_async" if asynchronous else "llmplug.new"
+            raise ConfigurationError(
+                f"transport {name!r} has no {kind} twin, so {client}() cannot use it; "
+                f"{kind} transports: {', '.join(others) or '(none)'}"
+            )
         missing = spec.missing()
         if missing:
             installed = [other for other, candidate in transports.items() if candidate.available()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Callable
 
 import attrs
@@ -29,6 +29,8 @@ class RetryPolicy:
     max_wait: float = 60.0
     jitter: float = 0.25
     sleep: Callable[[float], None] = time.sleep
+    #: The async client's sleep; ``None``: ``asyncio.sleep``.
+    asleep: Callable[[float], Awaitable[None]] | None = None
     random: Callable[[], float] = random.random
 
     def should_retry(self, error: APIError) -> bool:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import attrs
 
-from .http import Transport
+from .http import AsyncTransport, Transport
 
 __all__ = ["ProviderSpec", "TransportSpec"]
 
@@ -51,16 +51,23 @@ class ProviderSpec:
 
 @attrs.frozen
 class TransportSpec:
-    """A named transport. ``factory(verify=True)`` builds one; ``requires`` lists
-    the modules it needs, so the default pick can skip what is not installed,
-    and ``install_hint`` says how to get them (e.g. ``pip install "llmplug[httpx]"``)."""
+    """A named transport. ``factory(verify=True)`` builds the sync one and
+    ``async_factory(verify=True)`` its async twin (either may be ``None``: a
+    transport may be sync or async only); ``requires`` lists the modules it
+    needs, so the default pick can skip what is not installed, and
+    ``install_hint`` says how to get them (e.g. ``pip install "llmplug[httpx]"``)."""
 
     name: str
-    factory: Callable[..., Transport]
+    factory: Callable[..., Transport] | None
     requires: tuple[str, ...] = ()
     priority: int = 0
     description: str = ""
     install_hint: str = ""
+    async_factory: Callable[..., AsyncTransport] | None = None
+
+    def factory_for(self, asynchronous: bool) -> Callable[..., Any] | None:
+        """``async_factory`` or ``factory``."""
+        return self.async_factory if asynchronous else self.factory
 
     def missing(self) -> tuple[str, ...]:
         """The modules in ``requires`` that cannot be imported (nothing is imported)."""

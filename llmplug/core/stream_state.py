@@ -10,6 +10,7 @@ carries (``.received``, ``.events``). ``DONE``/``SKIP`` and
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -202,6 +203,28 @@ class StreamState:
         if getattr(exc, "_llmplug_no_cause", False):  # its backend exception quoted a secret
             exc.__cause__ = exc.__context__ = None
         return error
+
+    @contextlib.contextmanager
+    def failures(self, on_error: Callable[[APIError], Any] | None = None) -> Iterator[None]:
+        """Around the reading of the body, for every driver: a transport failure
+        becomes :meth:`broken`'s StreamError (the one place that maps it, for
+        every transport); every API error gets what arrived (:meth:`stamp`) and
+        goes through ``on_error`` before it is raised; any failure is kept as the
+        accumulator's ``failed``."""
+        try:
+            try:
+                yield
+            except APIConnectionError as exc:
+                raise self.broken(exc) from exc
+        except APIError as exc:
+            self.stamp(exc)
+            self.accumulator.failed = exc
+            if on_error is not None:
+                on_error(exc)
+            raise
+        except Exception as exc:  # a plugin's parser failing: no API error, but the stream is over
+            self.accumulator.failed = exc
+            raise
 
     def stamp(self, exc: APIError) -> APIError:
         """Give ``exc`` what arrived before it: ``.received``, and ``.events`` on a StreamError."""

@@ -8,7 +8,7 @@ here for plugins written against this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 from .accumulators import (
@@ -19,7 +19,7 @@ from .accumulators import (
     accumulator_for,
     text_chunk_relay,
 )
-from .errors import APIConnectionError, APIError, StreamError
+from .errors import APIError, StreamError
 from .http import Response, redact_url
 from .sse import SSEEvent
 from .stream_state import DONE, SKIP, StreamParser, StreamState, Terminated, parse_json_event
@@ -28,6 +28,7 @@ __all__ = [
     "DONE",
     "SKIP",
     "Accumulator",
+    "AsyncStream",
     "ChatAccumulator",
     "CompletionAccumulator",
     "ResponseAccumulator",
@@ -36,6 +37,7 @@ __all__ = [
     "StreamState",
     "Terminated",
     "accumulator_for",
+    "aiter_events",
     "iter_events",
     "parse_json_event",
     "text_chunk_relay",
@@ -55,14 +57,13 @@ def iter_events(
     """Read ``response``'s SSE body and yield its events, as ``parse`` makes them
     and ``accumulator`` assembles them (see :class:`StreamState`).
 
-    Stops reading at DONE. A transport failure while the body is read becomes
-    the state's StreamError here, the one place that maps it, for every
-    transport. Every error gets what arrived (``.received``, ``.events``) and
-    goes through ``on_error`` before it is raised. Always closes the response.
+    Stops reading at DONE. Errors are mapped and stamped with what arrived by
+    :meth:`StreamState.failures`, which hands them to ``on_error`` first.
+    Always closes the response.
     """
     state = StreamState(parse, accumulator, provider=provider)
     try:
-        try:
+        with state.failures(on_error):
             for chunk in response.stream:
                 yield from state.feed(chunk)
                 if state.saw_done:
@@ -70,31 +71,40 @@ def iter_events(
             else:
                 yield from state.flush()
             state.finish()
-        except APIConnectionError as exc:
-            raise state.broken(exc) from exc
-    except APIError as exc:
-        state.stamp(exc)
-        accumulator.failed = exc
-        if on_error is not None:
-            on_error(exc)
-        raise
-    except Exception as exc:  # a plugin's parser failing: no API error, but the stream is over
-        accumulator.failed = exc
-        raise
     finally:
         response.close()
 
 
-class Stream(Generic[T]):
-    """An open stream of events: iterate it; it closes its connection when
-    exhausted, on ``close()``, on leaving a ``with`` block, or on error.
+async def aiter_events(
+    response: Response,
+    parse: Callable[[SSEEvent], Any],
+    accumulator: Accumulator,
+    *,
+    provider: str | None = None,
+    on_error: Callable[[APIError], Any] | None = None,
+) -> AsyncIterator[Any]:
+    """:func:`iter_events` for an async transport's response."""
+    state = StreamState(parse, accumulator, provider=provider)
+    try:
+        with state.failures(on_error):
+            async for chunk in response.stream:
+                for event in state.feed(chunk):
+                    yield event
+                if state.saw_done:
+                    break
+            else:
+                for event in state.flush():
+                    yield event
+            state.finish()
+    finally:
+        await response.aclose()
 
-    ``final`` is the assembled result (a ChatCompletion, a Response...) once
-    the stream was read to its end; before that, or after ``close()`` or an
-    error cut it short, reading it raises :class:`~llmplug.StreamError`.
-    """
 
-    def __init__(self, events: Iterator[T], response: Response, accumulator: Accumulator) -> None:
+class _StreamBase(Generic[T]):
+    """What :class:`Stream` and :class:`AsyncStream` share: the response, and
+    ``final``, the assembled result once the stream was read to its end."""
+
+    def __init__(self, events: Any, response: Response, accumulator: Accumulator) -> None:
         self._events = events
         self.response = response
         self._accumulator = accumulator
@@ -103,34 +113,11 @@ class Stream(Generic[T]):
         self._started = False
         self._closed_early = False
 
-    def __iter__(self) -> Iterator[T]:
-        self._started = True
-        return self._events  # a for loop runs the events' own iterator: no frame of ours per event
-
-    def __next__(self) -> T:
-        self._started = True
-        return next(self._events)
-
-    def close(self) -> None:
-        """Stop reading and release the connection."""
+    def _closing(self) -> Any:
+        """Mark an unfinished stream as closed early; the events' close method."""
         if not self._accumulator.finished:
             self._closed_early = True
-        close = getattr(self._events, "close", None)
-        if close is not None:
-            close()
-        self.response.close()
-
-    def __enter__(self) -> Stream[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def until_done(self) -> Any:
-        """Read the rest of the stream and return the assembled result."""
-        for _ in self:
-            continue
-        return self.final
+        return self._events
 
     @property
     def final(self) -> Any:
@@ -154,4 +141,74 @@ class Stream(Generic[T]):
 
     def __repr__(self) -> str:
         request = self.response.request
-        return f"<Stream {self.status_code} {request.method} {redact_url(request.url)}>"
+        return f"<{type(self).__name__} {self.status_code} {request.method} {redact_url(request.url)}>"
+
+
+class Stream(_StreamBase[T]):
+    """An open stream of events: iterate it; it closes its connection when
+    exhausted, on ``close()``, on leaving a ``with`` block, or on error.
+
+    ``final`` is the assembled result (a ChatCompletion, a Response...) once
+    the stream was read to its end; before that, or after ``close()`` or an
+    error cut it short, reading it raises :class:`~llmplug.StreamError`.
+    """
+
+    def __iter__(self) -> Iterator[T]:
+        self._started = True
+        return self._events  # a for loop runs the events' own iterator: no frame of ours per event
+
+    def __next__(self) -> T:
+        self._started = True
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        close = getattr(self._closing(), "close", None)
+        if close is not None:
+            close()
+        self.response.close()
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def until_done(self) -> Any:
+        """Read the rest of the stream and return the assembled result."""
+        for _ in self:
+            continue
+        return self.final
+
+
+class AsyncStream(_StreamBase[T]):
+    """:class:`Stream` for an async client: ``async for`` it; ``aclose()``, leaving
+    an ``async with`` block, or cancelling the task that reads it closes the
+    connection."""
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        self._started = True
+        return self._events
+
+    async def __anext__(self) -> T:
+        self._started = True
+        return await self._events.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        aclose = getattr(self._closing(), "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await self.response.aclose()
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def until_done(self) -> Any:
+        """Read the rest of the stream and return the assembled result."""
+        async for _ in self:
+            continue
+        return self.final

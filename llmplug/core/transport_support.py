@@ -13,7 +13,7 @@ import contextlib
 import http.client
 import http.cookiejar
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -22,12 +22,14 @@ from .http import REDACTED, SENSITIVE_HEADERS, WAITING, SENSITIVE_QUERY_PARAMS, 
 
 __all__ = [
     "ACCEPT_ENCODING",
+    "AsyncBackendStream",
     "CHUNK_SIZE",
     "STDLIB_ERRORS",
     "BackendStream",
     "ErrorTable",
     "RejectCookies",
     "WAITING",
+    "async_backend_response",
     "backend_response",
     "describe_error",
     "join_headers",
@@ -187,14 +189,8 @@ class BackendStream:
 
     _ACTION = "reading the response body of"
 
-    def __init__(
-        self,
-        chunks: Iterable[bytes],
-        close: Callable[[], object],
-        table: ErrorTable,
-        request: Request,
-    ) -> None:
-        self._chunks = iter(chunks)
+    def __init__(self, chunks: Any, close: Callable[[], Any], table: ErrorTable, request: Request) -> None:
+        self._chunks = chunks
         self._close = close
         self._table = table
         self._request = request
@@ -214,15 +210,17 @@ class BackendStream:
                     yield chunk
                 if self._closed:
                     raise self._already_closed()
-        except APIError:
-            raise
         except Exception as exc:
-            error = translate(self._table, exc, self._request, self._ACTION)
-            if error is None:
-                raise
-            raise_translated(error, exc)
+            self._raise(exc)
         finally:
             self.close()
+
+    def _raise(self, exc: Exception) -> None:
+        """Raise ``exc`` as ours (our own errors and unlisted ones as they are)."""
+        error = None if isinstance(exc, APIError) else translate(self._table, exc, self._request, self._ACTION)
+        if error is None:
+            raise exc
+        raise_translated(error, exc)
 
     def _already_closed(self) -> StreamError:
         return StreamError(
@@ -230,22 +228,63 @@ class BackendStream:
             request=self._request,
         )
 
-    def close(self) -> None:
-        """Release the backend response (once); later calls do nothing."""
+    def _closing(self) -> bool:
+        """Mark the stream closed; whether it was open (the backend is then to be released)."""
         with self._lock:
             if self._closed:
-                return
+                return False
             self._closed = True
-        try:
-            self._close()
-        except Exception as exc:
-            # A failure while discarding a connection is not news to the caller.
-            if lookup_error(self._table, exc) is None:
-                raise
+            return True
+
+    def _close_failed(self, exc: Exception) -> None:
+        # A failure while discarding a connection is not news to the caller.
+        if lookup_error(self._table, exc) is None:
+            raise exc
+
+    def close(self) -> None:
+        """Release the backend response (once); later calls do nothing."""
+        if self._closing():
+            try:
+                self._close()
+            except Exception as exc:
+                self._close_failed(exc)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<BackendStream {state} for {self._request.method} {redact_url(self._request.url)}>"
+        return f"<{type(self).__name__} {state} for {self._request.method} {redact_url(self._request.url)}>"
+
+
+class AsyncBackendStream(BackendStream):
+    """The :class:`~llmplug.core.http.AsyncByteStream` twin of :class:`BackendStream`:
+    ``chunks`` is an async iterable and ``close`` a coroutine function."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._closed:
+            raise self._already_closed()
+        try:
+            async for chunk in self._chunks:
+                if chunk:
+                    yield chunk
+                if self._closed:
+                    raise self._already_closed()
+        except Exception as exc:
+            self._raise(exc)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the backend response (once); later calls do nothing."""
+        if self._closing():
+            try:
+                await self._close()
+            except Exception as exc:
+                self._close_failed(exc)
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise TypeError("an async transport's body is read with 'async for' (Response.aread)")
+
+    def close(self) -> None:
+        raise TypeError("an async transport's body is closed with 'await aclose()' (Response.aclose)")
 
 
 def backend_response(
@@ -260,7 +299,20 @@ def backend_response(
     its ``(name, value)`` header pairs (a repeated name keeps each value), and
     a :class:`BackendStream` over its body ``chunks`` that runs ``close`` once
     and maps backend exceptions through ``table``."""
-    return Response(status, Headers(headers), BackendStream(chunks, close, table, request), request)
+    return Response(status, Headers(headers), BackendStream(iter(chunks), close, table, request), request)
+
+
+def async_backend_response(
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    chunks: AsyncIterable[bytes],
+    aclose: Callable[[], Awaitable[object]],
+    table: ErrorTable,
+    request: Request,
+) -> Response:
+    """:func:`backend_response` for an async transport: ``chunks`` is an async
+    iterable and ``aclose`` a coroutine function."""
+    return Response(status, Headers(headers), AsyncBackendStream(chunks, aclose, table, request), request)
 
 
 class RejectCookies(http.cookiejar.DefaultCookiePolicy):

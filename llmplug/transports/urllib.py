@@ -21,13 +21,13 @@ from urllib.parse import unquote, urlsplit
 
 from llmplug.plugin import (
     APIConnectionError, CHUNK_SIZE, ErrorTable, hookimpl, backend_response, map_exceptions,
-    outgoing_headers, Request, STDLIB_ERRORS, Transport, TransportSpec,
+    outgoing_headers, Request, STDLIB_ERRORS, threaded, Transport, TransportSpec,
 )
 
 
 @hookimpl
 def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
-    spec = TransportSpec("urllib", UrllibTransport, requires=(), priority=10,
+    spec = TransportSpec("urllib", UrllibTransport, requires=(), priority=10, async_factory=threaded(UrllibTransport),
         description="standard library http.client with its own keep-alive pool; no dependencies")
     register(spec)
 

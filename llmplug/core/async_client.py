@@ -1,0 +1,55 @@
+"""AsyncClient: :class:`~llmplug.core.client.Client` on the async driver.
+
+Every method of the sync client that runs a call is here a coroutine
+function with the same arguments and the same result; the methods are not
+written twice: each is the sync client's own, awaited (``BaseClient.CALLS``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any, ClassVar
+
+from .async_dispatch import AsyncDispatcher
+from .client import BaseClient
+
+__all__ = ["AsyncClient"]
+
+
+def _coroutine(method: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``method`` (which returns an awaitable on an async client) as a coroutine
+    function: a bad argument then raises on ``await``, as in openai-python."""
+
+    @functools.wraps(method)
+    async def run(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
+        return await method(self, *args, **kwargs)
+
+    return run
+
+
+class AsyncClient(BaseClient):
+    """An async client for one provider. Build it with :func:`llmplug.new_async`;
+    ``async with`` closes it. Streams are :class:`~llmplug.core.streaming.AsyncStream`;
+    a stream callback may be a plain function or a coroutine function."""
+
+    session_classes: ClassVar[dict[str, type]] = {}
+    _driver = AsyncDispatcher
+    _asynchronous = True
+
+    for _name in BaseClient.CALLS:
+        locals()[_name] = _coroutine(getattr(BaseClient, _name))
+    del _name
+
+    async def aclose(self) -> None:
+        """Close the transport's connections; the client cannot be used after."""
+        self._closed = True
+        await self._dispatch.aclose()
+
+    close = aclose  # openai-python's AsyncOpenAI spells it ``await client.close()``
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
