@@ -12,8 +12,11 @@ import pytest
 
 import llmplug
 from llmplug.testing import FakeAPI
+from tests import async_bridge as async_bridge_module
 
 TRANSPORTS = ("httpx", "requests", "urllib")
+#: The async client's transports, driven from sync tests through ``tests/async_bridge.py``.
+ASYNC_TRANSPORTS = ("async-httpx", "async-urllib")
 TEST_KEY = "sk-test-SENTINEL-7f3a9c"
 
 #: The built-in providers' variables, and those of the example plugins (Anthropic, Azure OpenAI).
@@ -27,6 +30,12 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES) or name in _PROXY_VARS:
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def async_bridge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``llmplug.new(..., transport="async-httpx")`` builds an AsyncClient behind a sync bridge."""
+    monkeypatch.setattr(llmplug, "new", async_bridge_module.new)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +52,7 @@ def api(_fake_api: FakeAPI) -> Iterator[FakeAPI]:
     _fake_api.reset()
 
 
-@pytest.fixture(params=TRANSPORTS)
+@pytest.fixture(params=TRANSPORTS + ASYNC_TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> str:
     return request.param
 

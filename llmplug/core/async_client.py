@@ -25,6 +25,7 @@ def _coroutine(method: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, 
     async def run(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
         return await method(self, *args, **kwargs)
 
+    run.__qualname__ = f"AsyncClient.{method.__name__}"
     return run
 
 

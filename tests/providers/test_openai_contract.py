@@ -10,6 +10,7 @@ import time
 import pytest
 
 import llmplug
+from tests.async_bridge import AsyncBridge
 from llmplug.testing.openai_api import embedding_vector
 from llmplug.core import models as m
 from llmplug.testing.openai_api import REFUSAL, chat_completion_events
@@ -115,7 +116,9 @@ def test_stream_n_and_tool_calls_merge_by_index(client, api):
 
 def test_stream_iterator(client, api):
     with client.create_chat_completion(USER, stream=True) as stream:
-        assert isinstance(stream, llmplug.Stream)
+        # An async client's AsyncStream is read here through the test bridge's SyncStream.
+        expected = llmplug.AsyncStream if isinstance(client, AsyncBridge) else llmplug.Stream
+        assert isinstance(getattr(stream, "async_stream", stream), expected)
         text = "".join(str(chunk) for chunk in stream)
     assert text == "You said: Say hello"
     assert stream.final.choices[0].message.content == text

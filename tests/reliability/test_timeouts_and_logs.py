@@ -127,13 +127,13 @@ def test_llmplug_log_debug_end_to_end_shows_no_key(transport):
     """A real process with LLMPLUG_LOG=debug: retries and redacted headers on stderr, no key."""
     script = textwrap.dedent(f"""
         import llmplug
+        from tests.async_bridge import new  # llmplug.new, or the async client for an "async-" transport
         from tests.reliability.faultserver import FaultServer, respond
         with FaultServer() as server:
             server.queue(respond(503, "busy", headers={{"x-request-id": "req_7"}}))
             server.queue(respond(401, "bad key"))
             policy = llmplug.RetryPolicy(sleep=lambda s: None, random=lambda: 0.0)
-            client = llmplug.new("openai", api_key={TEST_KEY!r}, base_url=server.base_url,
-                                 transport={transport!r}, retry=policy)
+            client = new("openai", api_key={TEST_KEY!r}, base_url=server.base_url, transport={transport!r}, retry=policy)
             try:
                 client.create_chat_completion([{{"role": "user", "content": "hi"}}])
             except llmplug.AuthenticationError as error:

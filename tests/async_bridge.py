@@ -1,0 +1,150 @@
+"""Runs the sync test suite through the async client.
+
+``AsyncBridge`` holds a real :class:`llmplug.AsyncClient` (real async
+transport, real sockets) and presents the sync client's API: each call is a
+coroutine run to completion on an event loop in a helper thread, and an
+:class:`~llmplug.AsyncStream` is read through a sync iterator. So every test
+written against ``llmplug.new(..., transport=...)`` also runs with
+``transport="async-httpx"`` / ``"async-urllib"`` (see ``tests/conftest.py``),
+checking that the async client gives the same results and errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from typing import Any
+
+import llmplug
+from llmplug.core.client import BaseClient, Client
+
+PREFIX = "async-"
+
+
+class _Loop:
+    """An event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="async-bridge", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+
+
+class SyncStream:
+    """An AsyncStream read from sync code."""
+
+    def __init__(self, stream: llmplug.AsyncStream[Any], loop: _Loop) -> None:
+        self._stream = self.async_stream = stream
+        self._loop = loop
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._loop.run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        self._loop.run(self._stream.aclose())
+
+    def until_done(self) -> Any:
+        return self._loop.run(self._stream.until_done())
+
+    def __enter__(self) -> SyncStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+_shared: list[_Loop] = []
+
+
+def _shared_loop() -> _Loop:
+    """One loop thread serves every bridge of the test run."""
+    if not _shared:
+        _shared.append(_Loop())
+    return _shared[0]
+
+
+class AsyncBridge:
+    """An AsyncClient with the sync client's API (see the module docstring)."""
+
+    def __init__(self, provider: str = "openai", **options: Any) -> None:
+        self._loop = _shared_loop()
+        transport = options.get("transport")
+        if isinstance(transport, str) and transport.startswith(PREFIX):
+            options["transport"] = transport[len(PREFIX):]
+        retry = options.get("retry")
+        if retry is not None and retry.asleep is None and retry.sleep is not time.sleep:  # a test's recording sleep
+            options["retry"] = _with_async_sleep(retry)
+        self.client = self._loop.run(_build(provider, options))
+
+    def _call(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = self._loop.run(method(*args, **kwargs))
+            return SyncStream(result, self._loop) if isinstance(result, llmplug.AsyncStream) else result
+
+        return call
+
+    def __getattr__(self, name: str) -> Any:
+        if name in BaseClient.CALLS:
+            return self._call(name)
+        return getattr(self.client, name)
+
+    def new_chat_session(self, **opts: Any) -> Any:
+        return Client.session_classes["chat"](self, **opts)
+
+    def new_responses_chat_session(self, **opts: Any) -> Any:
+        return Client.session_classes["responses"](self, **opts)
+
+    def close(self) -> None:
+        self._loop.run(self.client.aclose())
+
+    def __enter__(self) -> AsyncBridge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return repr(self.client)
+
+
+async def _build(provider: str, options: dict[str, Any]) -> llmplug.AsyncClient:
+    return llmplug.new_async(provider, **options)
+
+
+def _with_async_sleep(retry: llmplug.RetryPolicy) -> llmplug.RetryPolicy:
+    import attrs
+
+    sleep = retry.sleep
+
+    async def asleep(seconds: float) -> None:
+        sleep(seconds)
+
+    return attrs.evolve(retry, asleep=asleep)
+
+
+def new(provider: str = "openai", **options: Any) -> Any:
+    """``llmplug.new``, but an ``async-`` transport name gives an :class:`AsyncBridge`."""
+    transport = options.get("transport")
+    if isinstance(transport, str) and transport.startswith(PREFIX):
+        return AsyncBridge(provider, **options)
+    return _sync_new(provider, **options)
+
+
+_sync_new = llmplug.new

@@ -1,0 +1,236 @@
+"""The async client in its own terms: ``async for``, ``async with``, coroutine
+callbacks, cancellation, and what only an async client can get wrong. (Every
+sync test also runs through the async client: see tests/async_bridge.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import llmplug
+from llmplug.plugin import AsyncTransport, hookimpl
+from llmplug.testing import FakeAPI
+from tests.conftest import TEST_KEY
+
+USER = [{"role": "user", "content": "Say hello"}]
+ASYNC = ("httpx", "urllib")
+
+
+@pytest.fixture(params=ASYNC)
+def async_transport(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def run(api: FakeAPI, transport: str, body: Callable[[llmplug.AsyncClient], Any], **options: Any) -> Any:
+    """``body(client)`` on a fresh event loop, with an async client on the fake API."""
+
+    async def main() -> Any:
+        options.setdefault("max_retries", 0)
+        async with llmplug.new_async("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, **options) as client:
+            return await body(client)
+
+    return asyncio.run(main())
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def slow_stream(api: FakeAPI, count: int = 200) -> None:
+    events = [
+        {"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": f"w{i} "}}]}
+        for i in range(count)
+    ]
+    api.queue("POST", "/v1/chat/completions", events=[*events, "data: [DONE]\n\n"], interval=0.01)
+
+
+def test_methods_are_coroutine_functions_with_the_sync_signatures():
+    for name in llmplug.AsyncClient.CALLS:
+        method = getattr(llmplug.AsyncClient, name)
+        assert inspect.iscoroutinefunction(method), name
+        assert inspect.signature(method) == inspect.signature(getattr(llmplug.Client, name)), name
+    assert llmplug.AsyncClient.file.__qualname__ == "AsyncClient.file"
+
+
+def test_bad_arguments_raise_on_await_not_on_call(api, async_transport):
+    async def body(client: llmplug.AsyncClient) -> None:
+        pending = client.create_chat_completion([])  # nothing raised yet: a coroutine
+        with pytest.raises(llmplug.ConfigurationError, match="needs messages"):
+            await pending
+
+    run(api, async_transport, body)
+    assert api.requests == []
+
+
+def test_async_for_stream_and_final(api, async_transport):
+    async def body(client: llmplug.AsyncClient) -> tuple[str, Any]:
+        stream = await client.create_chat_completion(USER, stream=True)
+        assert isinstance(stream, llmplug.AsyncStream)
+        async with stream:
+            text = "".join([str(chunk) async for chunk in stream])
+        return text, stream.final
+
+    text, final = run(api, async_transport, body)
+    assert text == "You said: Say hello" == final.choices[0].message.content
+
+
+def test_coroutine_callback_is_awaited_in_order(api, async_transport):
+    seen: list[str] = []
+
+    async def on_chunk(chunk: Any, raw: Any) -> None:
+        await asyncio.sleep(0)
+        seen.append(str(chunk))
+
+    async def body(client: llmplug.AsyncClient) -> Any:
+        return await client.chat(USER, on_chunk)
+
+    result = run(api, async_transport, body)
+    assert "".join(seen) == "You said: Say hello" == result.body.choices[0].message.content
+
+
+def test_early_exit_closes_the_connection(api, async_transport):
+    slow_stream(api)
+
+    async def body(client: llmplug.AsyncClient) -> None:
+        stream = await client.create_chat_completion(USER, stream=True)
+        async with stream:
+            async for i, _ in _enumerate(stream):
+                if i == 2:
+                    break
+        with pytest.raises(llmplug.StreamError, match="closed before its end"):
+            stream.final
+
+    run(api, async_transport, body)
+    assert wait_until(lambda: api.aborted_streams == 1)
+
+
+def test_cancelling_the_reading_task_closes_the_connection(api, async_transport):
+    slow_stream(api)
+
+    async def body(client: llmplug.AsyncClient) -> int:
+        got: list[Any] = []
+        stream = await client.create_chat_completion(USER, stream=True)
+
+        async def read() -> None:
+            async for chunk in stream:
+                got.append(chunk)
+
+        task = asyncio.create_task(read())
+        while len(got) < 3:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return len(got)
+
+    assert run(api, async_transport, body) < 200
+    assert wait_until(lambda: api.aborted_streams == 1)
+
+
+def test_cancelling_a_callback_call_closes_the_connection(api, async_transport):
+    slow_stream(api)
+
+    async def body(client: llmplug.AsyncClient) -> None:
+        task = asyncio.create_task(client.chat(USER, lambda chunk, raw: None))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(api, async_transport, body)
+    assert wait_until(lambda: api.aborted_streams == 1)
+
+
+def test_many_calls_at_once_share_the_client(api, async_transport):
+    async def body(client: llmplug.AsyncClient) -> list[str]:
+        results = await asyncio.gather(
+            *(client.create_chat_completion([{"role": "user", "content": f"n{i}"}]) for i in range(40))
+        )
+        return [result.body.content for result in results]
+
+    assert run(api, async_transport, body) == [f"You said: n{i}" for i in range(40)]
+
+
+def test_retry_waits_with_the_async_sleep(api, async_transport):
+    api.queue("POST", "/v1/chat/completions", status=503, json={"error": {"message": "busy"}})
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def body(client: llmplug.AsyncClient) -> Any:
+        return await client.create_chat_completion(USER)
+
+    policy = llmplug.RetryPolicy(asleep=record, random=lambda: 0.0)
+    result = run(api, async_transport, body, retry=policy, max_retries=1)
+    assert result.body.content == "You said: Say hello"
+    assert waits == [0.5]
+
+
+def test_total_timeout_bounds_a_slow_stream(api, async_transport):
+    slow_stream(api, count=400)
+
+    async def body(client: llmplug.AsyncClient) -> None:
+        stream = await client.create_chat_completion(USER, stream=True, timeout=llmplug.Timeout(total=0.5))
+        with pytest.raises(llmplug.APITimeoutError, match="total timeout of 0.5s") as info:
+            async for _ in stream:
+                pass
+        assert isinstance(info.value, llmplug.StreamError) and info.value.received  # what arrived is kept
+
+    started = time.monotonic()
+    run(api, async_transport, body)
+    assert time.monotonic() - started < 4  # not the 4 s the whole stream takes
+
+
+def test_a_sync_only_transport_is_refused_naming_the_async_ones(api):
+    with pytest.raises(llmplug.ConfigurationError, match="'requests' has no async twin.*async transports: httpx, urllib"):
+        llmplug.new_async("openai", api_key=TEST_KEY, base_url=api.base_url, transport="requests")
+
+
+def test_a_sync_transport_instance_is_refused():
+    from llmplug.transports.urllib import UrllibTransport
+
+    with UrllibTransport() as sync_transport, pytest.raises(TypeError, match="AsyncTransport instance"):
+        llmplug.new_async("openai", api_key=TEST_KEY, transport=sync_transport)
+
+
+def test_create_transport_hook_must_build_the_kind_asked_for(api):
+    from llmplug.transports.urllib import UrllibTransport
+
+    class WrongKind:
+        @hookimpl
+        def llmplug_create_transport(self, spec, options, asynchronous):
+            return UrllibTransport() if asynchronous else None
+
+    plugins = llmplug.PluginManager()
+    plugins.register(WrongKind(), name="wrong-kind")
+    with pytest.raises(llmplug.PluginError, match="built a UrllibTransport .* not the AsyncTransport"):
+        llmplug.new_async("openai", api_key=TEST_KEY, base_url=api.base_url, plugins=plugins)
+
+
+def test_async_transport_instance_is_used_as_given(api):
+    from llmplug.transports.httpx import AsyncHttpxTransport
+
+    async def main() -> str:
+        transport = AsyncHttpxTransport()
+        assert isinstance(transport, AsyncTransport)
+        async with llmplug.new_async("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport) as client:
+            assert client.transport is transport
+            return (await client.create_chat_completion(USER)).body.content
+
+    assert asyncio.run(main()) == "You said: Say hello"
+
+
+async def _enumerate(stream: llmplug.AsyncStream[Any]) -> Any:
+    i = 0
+    async for item in stream:
+        yield i, item
+        i += 1
