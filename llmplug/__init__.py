@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from .core.specs import ProviderSpec, TransportSpec
     from .core.streaming import Stream
     from .sessions import ChatSession, ResponsesChatSession
+    from .sessions.asynchronous import AsyncChatSession, AsyncResponsesChatSession
 
 __version__ = "0.1.0"
 
@@ -76,6 +77,8 @@ _LAZY = {
     "TransportSpec": "llmplug.core.specs",
     "Stream": "llmplug.core.streaming",
     "ChatSession": "llmplug.sessions",
+    "AsyncChatSession": "llmplug.sessions.asynchronous",
+    "AsyncResponsesChatSession": "llmplug.sessions.asynchronous",
     "ResponsesChatSession": "llmplug.sessions",
 }
 
@@ -86,7 +89,12 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'llmplug' has no attribute {name!r}")
     import importlib
 
-    value = _client_class() if name == "Client" else getattr(importlib.import_module(module), name)
+    if name == "Client":
+        value: Any = _client_class()
+    elif name == "AsyncClient":
+        value = _async_client_class()
+    else:
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function
     return value
 
@@ -108,12 +116,18 @@ def new(provider: str = "openai", **options: Any) -> Client:
     return _client_class()(provider, **options)
 
 
+def _async_client_class() -> type[AsyncClient]:
+    """The async client, with the async session classes registered."""
+    from .sessions import asynchronous  # noqa: F401
+    from .core.async_client import AsyncClient
+
+    return AsyncClient
+
+
 def new_async(provider: str = "openai", **options: Any) -> AsyncClient:
     """An :class:`AsyncClient` for ``provider``: the options of :func:`new`, every
     method a coroutine function (``await client.chat(...)``)."""
-    from .core.async_client import AsyncClient
-
-    return AsyncClient(provider, **options)
+    return _async_client_class()(provider, **options)
 
 
 def providers() -> list[str]:
@@ -141,7 +155,7 @@ def plugins() -> list[PluginInfo]:
 
 __all__ = [
     "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError", "APITimeoutError",
-    "ApiResult", "AsyncClient", "AsyncStream", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
+    "ApiResult", "AsyncChatSession", "AsyncClient", "AsyncResponsesChatSession", "AsyncStream", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
     "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
     "PluginError", "PluginInfo", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
     "Stream", "StreamError", "StreamTimeoutError", "Timeout", "Transport", "TransportNotInstalledError", "TransportSpec", "UnknownProviderError",

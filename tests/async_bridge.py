@@ -12,13 +12,14 @@ checking that the async client gives the same results and errors.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import llmplug
-from llmplug.core.client import BaseClient, Client
+from llmplug.core.client import BaseClient
 
 PREFIX = "async-"
 
@@ -78,6 +79,27 @@ def _shared_loop() -> _Loop:
     return _shared[0]
 
 
+class SyncSession:
+    """An async session (AsyncChatSession...) used from sync code: its coroutine
+    methods run on the bridge's loop; every other attribute is the session's own."""
+
+    def __init__(self, session: Any, loop: _Loop) -> None:
+        object.__setattr__(self, "session", session)
+        object.__setattr__(self, "_loop", loop)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.session, name)
+        if inspect.iscoroutinefunction(attr):
+            return lambda *args, **kwargs: self._loop.run(attr(*args, **kwargs))
+        return attr
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.session, name, value)
+
+    def __repr__(self) -> str:
+        return repr(self.session)
+
+
 class AsyncBridge:
     """An AsyncClient with the sync client's API (see the module docstring)."""
 
@@ -106,10 +128,10 @@ class AsyncBridge:
         return getattr(self.client, name)
 
     def new_chat_session(self, **opts: Any) -> Any:
-        return Client.session_classes["chat"](self, **opts)
+        return SyncSession(self.client.new_chat_session(**opts), self._loop)
 
     def new_responses_chat_session(self, **opts: Any) -> Any:
-        return Client.session_classes["responses"](self, **opts)
+        return SyncSession(self.client.new_responses_chat_session(**opts), self._loop)
 
     def close(self) -> None:
         self._loop.run(self.client.aclose())
@@ -148,3 +170,33 @@ def new(provider: str = "openai", **options: Any) -> Any:
 
 
 _sync_new = llmplug.new
+
+
+class _BridgedSession:
+    """An async session class used like its sync twin: ``Cls(bridge, ...)`` and
+    ``Cls.from_dict(bridge, data)`` give the async session behind a SyncSession."""
+
+    def __init__(self, cls: type, loop: _Loop) -> None:
+        self.cls = cls
+        self._loop = loop
+
+    def __call__(self, client: AsyncBridge, *args: Any, **kwargs: Any) -> SyncSession:
+        return SyncSession(self.cls(client.client, *args, **kwargs), self._loop)
+
+    def from_dict(self, client: AsyncBridge, data: Any) -> SyncSession:
+        return SyncSession(self.cls.from_dict(client.client, data), self._loop)
+
+
+def session_classes(client: Any) -> tuple[Any, Any]:
+    """The chat and Responses session classes for ``client``: the sync ones, or
+    for a bridge the async ones, built and used as the sync ones are."""
+    if isinstance(client, AsyncBridge):
+        from llmplug.sessions.asynchronous import AsyncChatSession, AsyncResponsesChatSession
+
+        return _BridgedSession(AsyncChatSession, client._loop), _BridgedSession(AsyncResponsesChatSession, client._loop)
+    return llmplug.ChatSession, llmplug.ResponsesChatSession
+
+
+def unwrap(value: Any) -> Any:
+    """The object behind a bridge wrapper (a session, a stream), else ``value``."""
+    return getattr(value, "session", None) or getattr(value, "async_stream", None) or value

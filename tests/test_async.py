@@ -234,3 +234,107 @@ async def _enumerate(stream: llmplug.AsyncStream[Any]) -> Any:
     async for item in stream:
         yield i, item
         i += 1
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def test_async_tools_of_one_turn_run_concurrently(api, async_transport):
+    started: list[str] = []
+    both = asyncio.Event()
+
+    async def left(a: int) -> int:
+        started.append("left")
+        if len(started) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 2)  # run one after the other, this times out
+        return a
+
+    async def right(a: int) -> int:
+        started.append("right")
+        if len(started) == 2:
+            both.set()
+        await asyncio.wait_for(both.wait(), 2)
+        return a * 10
+
+    async def body(client: llmplug.AsyncClient) -> Any:
+        session = client.new_chat_session()
+        assert isinstance(session, llmplug.AsyncChatSession)
+        reply = await session.run('call left and right {"a": 4}', [left, right])
+        return reply, session.messages
+
+    reply, messages = run(api, async_transport, body)
+    assert [m["content"] for m in messages if m["role"] == "tool"] == ["4", "40"]  # in call order
+    assert reply == "Tool result: 40"
+
+
+def test_sync_tools_in_an_async_session_run_on_threads_at_once(api, async_transport):
+    import threading
+
+    barrier = threading.Barrier(2, timeout=2)  # one at a time on the loop, this breaks
+
+    def left(a: int) -> int:
+        barrier.wait()
+        return a
+
+    def right(a: int) -> int:
+        barrier.wait()
+        return a + 1
+
+    async def body(client: llmplug.AsyncClient) -> Any:
+        session = client.new_chat_session()
+        await session.run('call left and right {"a": 4}', [left, right])
+        return session.messages
+
+    messages = run(api, async_transport, body)
+    assert [m["content"] for m in messages if m["role"] == "tool"] == ["4", "5"]
+
+
+def test_a_failed_async_run_leaves_the_session_as_it_was(api, async_transport):
+    api.queue("POST", "/v1/chat/completions", status=400, json={"error": {"message": "no"}})
+
+    async def body(client: llmplug.AsyncClient) -> Any:
+        session = client.new_chat_session(messages=[{"role": "system", "content": "Be brief"}])
+        with pytest.raises(llmplug.BadRequestError):
+            await session.run("hi", {})
+        return session.messages
+
+    assert run(api, async_transport, body) == [{"role": "system", "content": "Be brief"}]
+
+
+def test_a_coroutine_tool_in_a_sync_session_says_what_to_use(api):
+    async def left(a: int) -> int:
+        return a
+
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url) as client:
+        session = client.new_chat_session()
+        with pytest.raises(llmplug.ConfigurationError, match="'left' is a coroutine function: run it with an async session"):
+            session.run('call left {"a": 1}', [left])
+        assert session.messages == []
+
+
+def test_async_responses_session_streams_to_a_coroutine_callback(api, async_transport):
+    pieces: list[str] = []
+
+    async def on_text(chunk: Any, raw: Any) -> None:
+        pieces.append(str(chunk))
+
+    async def body(client: llmplug.AsyncClient) -> Any:
+        session = client.new_responses_chat_session()
+        assert isinstance(session, llmplug.AsyncResponsesChatSession)
+        first = await session.send("Hello", on_text)
+        second = await session.send("Again")
+        return first, second, session
+
+    first, second, session = run(api, async_transport, body)
+    assert "".join(pieces) == first.output_text == "You said: Hello"
+    assert session.current_response_id == second.id and api.last_request.json["previous_response_id"] == first.id
+
+
+def test_a_sync_session_refuses_an_async_client(api):
+    async def main() -> None:
+        async with llmplug.new_async("openai", api_key=TEST_KEY, base_url=api.base_url) as client:
+            with pytest.raises(TypeError, match="ChatSession needs a sync client"):
+                llmplug.ChatSession(client)
+
+    asyncio.run(main())

@@ -14,18 +14,19 @@ from typing import Any, ClassVar
 from .async_dispatch import AsyncDispatcher
 from .client import BaseClient
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "coroutine_method"]
 
 
-def _coroutine(method: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
-    """``method`` (which returns an awaitable on an async client) as a coroutine
-    function: a bad argument then raises on ``await``, as in openai-python."""
+def coroutine_method(method: Callable[..., Any], owner: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``method`` of a sync class, which returns an awaitable when its object is
+    async, as a coroutine function of class ``owner``: same name, signature and
+    docstring, and a bad argument raises on ``await``, as in openai-python."""
 
     @functools.wraps(method)
-    async def run(self: AsyncClient, *args: Any, **kwargs: Any) -> Any:
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
         return await method(self, *args, **kwargs)
 
-    run.__qualname__ = f"AsyncClient.{method.__name__}"
+    run.__qualname__ = f"{owner}.{method.__name__}"
     return run
 
 
@@ -39,7 +40,7 @@ class AsyncClient(BaseClient):
     _asynchronous = True
 
     for _name in BaseClient.CALLS:
-        locals()[_name] = _coroutine(getattr(BaseClient, _name))
+        locals()[_name] = coroutine_method(getattr(BaseClient, _name), "AsyncClient")
     del _name
 
     async def aclose(self) -> None:

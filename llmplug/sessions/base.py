@@ -13,6 +13,8 @@ from llmplug.core.dispatch import ApiResult
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError, make_status_error
 from llmplug.core.models import Model
 
+from .plans import drive
+
 Callback = Callable[..., Any]
 S = TypeVar("S", bound="Session")
 
@@ -73,10 +75,17 @@ class Session:
     options: ClassVar[tuple[str, ...]] = ()
     #: The client method the session calls, checked at construction.
     client_method: ClassVar[str] = ""
+    #: Runs a session method's plan (see :mod:`llmplug.sessions.plans`); the async sessions' is ``adrive``.
+    _drive = staticmethod(drive)
+    #: Whether the session needs an async client (the async sessions) or a sync one.
+    _needs_async: ClassVar[bool] = False
 
     def __init__(self, client: Any, opts: dict[str, Any]) -> None:
         if not callable(getattr(client, self.client_method, None)):
             raise TypeError(f"{type(self).__name__} needs an llmplug client (llmplug.new(...)), not {type(client).__name__}")
+        if getattr(client, "_asynchronous", False) != self._needs_async:
+            want = "an async client (llmplug.new_async(...))" if self._needs_async else "a sync client (llmplug.new(...))"
+            raise TypeError(f"{type(self).__name__} needs {want}: use client.new_chat_session(), which picks the session for the client")
         self.client = client
         for name in self.options:
             setattr(self, name, opts.pop(name, None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import json
 import typing
@@ -15,6 +16,7 @@ from llmplug.core.models import ChatCompletion, Choice, Model, Usage
 from llmplug.core.streaming import text_chunk_relay
 
 from .base import Callback, InvalidMessageError, Session, check_result, unwrap_model
+from .plans import Plan, ToolJob
 
 #: The roles a chat message may have.
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -138,13 +140,16 @@ class ChatSession(Session):
         is taken as options, as in Lua. If the request fails the history is
         left as it was.
         """
+        return self._drive(self._send(message, stream_callback, overrides))
+
+    def _send(self, message: Any, stream_callback: Any, overrides: dict[str, Any]) -> Plan:
         if isinstance(message, str):
             message = {"role": "user", "content": message}
         checked = check_message(message, "the message")
         size = len(self.messages)
         self.messages.append(checked)
         try:
-            return self.generate_response(True, stream_callback, **overrides)
+            return (yield from self._generate(True, stream_callback, overrides))
         except BaseException:
             del self.messages[size:]
             raise
@@ -162,6 +167,9 @@ class ChatSession(Session):
         so ``last_usage`` is filled; your own ``stream_options`` win. Per-call
         ``overrides`` win over the session's options.
         """
+        return self._drive(self._generate(append_response, stream_callback, overrides))
+
+    def _generate(self, append_response: bool, stream_callback: Any, overrides: dict[str, Any]) -> Plan:
         if not self.messages:
             raise ConfigurationError("the session has no messages: send() or append_message() first")
         overrides, callback = split_call_args(stream_callback, None, overrides)
@@ -169,7 +177,8 @@ class ChatSession(Session):
         if callback is not None and self.client.provider.options.get("stream_include_usage"):
             params.setdefault("stream_options", {"include_usage": True})  # the user's own win
         relay = text_chunk_relay(callback) if callback is not None else None
-        result = self.client.create_chat_completion(self.messages, params, relay)
+        messages = self.messages
+        result = yield lambda: self.client.create_chat_completion(messages, params, relay)
         completion = check_result(result, ChatCompletion, self.client)
         choice = _first_choice(completion, result.status)
         reply = _assistant_message(choice)
@@ -206,6 +215,11 @@ class ChatSession(Session):
         tool calls first, if it ends with them). If a request fails the
         session is left as it was before ``run``.
         """
+        return self._drive(self._run(message, tools, max_turns, stream_callback, overrides))
+
+    def _run(
+        self, message: Any, tools: Any, max_turns: int, stream_callback: Callback | None, overrides: dict[str, Any]
+    ) -> Plan:
         if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
             raise ConfigurationError(f"max_turns must be a whole number >= 1, not {max_turns!r}")
         table = _tool_table(tools)
@@ -217,12 +231,13 @@ class ChatSession(Session):
             if message is None and pending and pending.get("role") == "assistant" and _calls(pending):
                 reply, turns = pending, 0  # answer the calls already in the history first
             elif message is None:
-                reply, turns = self.generate_response(True, stream_callback, **overrides), 1
+                reply, turns = (yield from self._generate(True, stream_callback, dict(overrides))), 1
             else:
-                reply, turns = self.send(message, stream_callback, **overrides), 1
+                reply, turns = (yield from self._send(message, stream_callback, dict(overrides))), 1
             while isinstance(reply, dict) and turns < max_turns:
-                self.append_message(*_tool_results(reply, table))
-                reply = self.generate_response(True, stream_callback, **overrides)
+                outputs = yield _tool_jobs(reply, table)
+                self.append_message(*_tool_messages(reply, outputs))
+                reply = yield from self._generate(True, stream_callback, dict(overrides))
                 turns += 1
         except BaseException:
             self.messages[:], self.last_completion, self.last_usage, self.last_finish_reason = saved
@@ -291,22 +306,38 @@ def _tool_table(tools: Any) -> dict[str, Callable[..., Any]]:
     return table
 
 
-def _tool_results(reply: Message, tools: Mapping[str, Callable[..., Any]]) -> list[Message]:
-    """One ``tool`` message per tool call (or a ``function`` message for a legacy call)."""
-    results = []
-    for call in reply.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        output = run_tool(tools, fn.get("name"), fn.get("arguments"))
-        results.append({"role": "tool", "tool_call_id": call.get("id") or "", "content": output})
+def _calls_of(reply: Message) -> list[tuple[str, Any]]:
+    """``(name, arguments)`` of each tool call of ``reply``, the legacy function call last."""
+    calls = [((call.get("function") or {}).get("name"), (call.get("function") or {}).get("arguments"))
+             for call in reply.get("tool_calls") or []]
     legacy = reply.get("function_call")
     if legacy:
-        name = legacy.get("name") or ""
-        results.append({"role": "function", "name": name, "content": run_tool(tools, name, legacy.get("arguments"))})
-    return results
+        calls.append((legacy.get("name") or "", legacy.get("arguments")))
+    return calls
 
 
-def run_tool(tools: Mapping[str, Callable[..., Any]], name: Any, arguments: Any) -> str:
-    """Call tool ``name`` with JSON ``arguments``; the result, or the error, as text."""
+def _tool_jobs(reply: Message, tools: Mapping[str, Callable[..., Any]]) -> list[ToolJob]:
+    """One job per tool call of ``reply`` (see :mod:`llmplug.sessions.plans`)."""
+    return [
+        ToolJob(str(name), functools.partial(run_tool, tools, name, arguments), inspect.iscoroutinefunction(tools.get(name)))
+        for name, arguments in _calls_of(reply)
+    ]
+
+
+def _tool_messages(reply: Message, outputs: list[str]) -> list[Message]:
+    """One ``tool`` message per tool call (a ``function`` message for a legacy call), with its output."""
+    calls = reply.get("tool_calls") or []
+    messages: list[Message] = [
+        {"role": "tool", "tool_call_id": call.get("id") or "", "content": output} for call, output in zip(calls, outputs)
+    ]
+    if reply.get("function_call"):
+        messages.append({"role": "function", "name": reply["function_call"].get("name") or "", "content": outputs[-1]})
+    return messages
+
+
+def run_tool(tools: Mapping[str, Callable[..., Any]], name: Any, arguments: Any) -> Any:
+    """Call tool ``name`` with JSON ``arguments``; the result, or the error, as
+    text (an awaitable of it for a coroutine function)."""
     fn = tools.get(name) if isinstance(name, str) else None
     if fn is None:
         available = ", ".join(sorted(tools)) or "(none)"
@@ -320,7 +351,22 @@ def run_tool(tools: Mapping[str, Callable[..., Any]], name: Any, arguments: Any)
     try:
         result = fn(**args)
     except Exception as exc:  # reported to the model, which may retry
-        return f"Error: {type(exc).__name__}: {exc}"
+        return _tool_error(exc)
+    return _awaited_tool_text(result) if inspect.isawaitable(result) else _tool_text(result)
+
+
+async def _awaited_tool_text(pending: Any) -> str:
+    try:
+        return _tool_text(await pending)
+    except Exception as exc:
+        return _tool_error(exc)
+
+
+def _tool_error(exc: Exception) -> str:
+    return f"Error: {type(exc).__name__}: {exc}"
+
+
+def _tool_text(result: Any) -> str:
     return result if isinstance(result, str) else json.dumps(result, default=str)
 
 

@@ -11,6 +11,7 @@ from llmplug.core.convert import structure
 from llmplug.core.models import Model, Response, ResponseStreamEvent, TextChunk
 
 from .base import Callback, InvalidMessageError, Session, check_result, unwrap_model
+from .plans import Plan
 
 #: Roles a message item of the input may have.
 INPUT_ROLES = ("user", "assistant", "system", "developer")
@@ -96,11 +97,14 @@ class ResponsesChatSession(Session):
         raised (a :class:`~llmplug.StreamError` carries ``.received``, the text so
         far) and the session is unchanged.
         """
+        return self._drive(self._create(input, opts, stream_callback, params))
+
+    def _create(self, input: Any, opts: Any, stream_callback: Callback | None, params: dict[str, Any]) -> Plan:
         input = check_input(input)
         overrides, callback = split_call_args(opts, stream_callback, params)
         params, callback = self.request_params(overrides, callback)
         relay = _relay(callback) if callback is not None else None
-        result = self.client.create_response(input, params, relay)
+        result = yield lambda: self.client.create_response(input, params, relay)
         response = check_result(result, Response, self.client)
         self.response_history.append(response)
         self.current_response_id = response.id or self.current_response_id
@@ -134,12 +138,13 @@ def _relay(callback: Callback) -> Callback:
     """A stream callback that hands the user ``(TextChunk, raw_event)`` per text
     delta, and per refusal delta with the text in ``TextChunk.refusal``."""
 
-    def on_event(event: Any) -> None:
+    def on_event(event: Any) -> Any:  # the callback's outcome: awaited when it is a coroutine's
         if not isinstance(event, ResponseStreamEvent) or not isinstance(event.delta, str):
-            return
+            return None
         if event.type == "response.output_text.delta":
-            callback(TextChunk(event.delta, event.output_index or 0), event.raw)
-        elif event.type == "response.refusal.delta" and event.delta:
-            callback(TextChunk("", event.output_index or 0, refusal=event.delta), event.raw)
+            return callback(TextChunk(event.delta, event.output_index or 0), event.raw)
+        if event.type == "response.refusal.delta" and event.delta:
+            return callback(TextChunk("", event.output_index or 0, refusal=event.delta), event.raw)
+        return None
 
     return on_event

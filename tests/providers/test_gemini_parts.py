@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import llmplug
+from tests.async_bridge import session_classes
 from llmplug.core import models as m
 from llmplug.testing.gemini_api import gemini_service
 from tests.conftest import TEST_KEY
@@ -98,7 +99,7 @@ def test_three_turns_in_a_session_saved_and_resumed(gemini, api, stream):
         assert session.send(said, callback) == text
         assert api.last_request.json["contents"] == expected_contents(turn)
         check_reply(session.last_message(), session.last_completion.choices[0].message.reasoning, turn)
-        session = llmplug.ChatSession.from_dict(gemini, json.loads(json.dumps(session.to_dict())))
+        session = session_classes(gemini)[0].from_dict(gemini, json.loads(json.dumps(session.to_dict())))
     session.send(LAST, callback)
     assert api.last_request.json["contents"] == expected_contents(len(TURNS))
 

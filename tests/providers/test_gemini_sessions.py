@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import llmplug
+from tests.async_bridge import session_classes
 from tests.conftest import TEST_KEY
 from tests.providers.gemini_protos import gemini_protos  # noqa: F401 - fixture
 
@@ -74,5 +75,6 @@ def test_session_survives_save_and_resume(client, api):
     session.send('please add {"a": 1, "b": 1}', tools=[llmplug.sessions.chat.tool_declaration("add", add)])
     call = session.last_message()["tool_calls"][0]
     session.append_message({"role": "tool", "tool_call_id": call["id"], "content": "2"})
-    resumed = llmplug.ChatSession.from_dict(client, session.to_dict())
+    chat, _ = session_classes(client)
+    resumed = chat.from_dict(client, session.to_dict())
     assert resumed.generate_response() == "Tool result: 2"

@@ -8,6 +8,7 @@ import json
 import pytest
 
 import llmplug
+from tests.async_bridge import session_classes, unwrap
 from llmplug.core.convert import structure
 from llmplug.core.models import ChatMessage, TextChunk, ToolCallDelta
 from llmplug.sessions import ChatSession, InvalidMessageError, ResponsesChatSession, tool_declaration
@@ -79,12 +80,16 @@ def tool_call_message(*calls: tuple[str, str, str]) -> dict:
 def test_sessions_are_registered_and_built_both_ways(client):
     assert llmplug.Client.session_classes["chat"] is ChatSession is llmplug.ChatSession
     assert llmplug.Client.session_classes["responses"] is ResponsesChatSession is llmplug.ResponsesChatSession
+    chat, _ = session_classes(client)  # the async sessions, for an async client
+    cls = getattr(chat, "cls", chat)
     made = client.new_chat_session(model="gpt-4o", messages=[SYSTEM])
-    direct = llmplug.ChatSession(client, model="gpt-4o", messages=[SYSTEM])
-    assert type(made) is ChatSession and made.client is client
+    direct = chat(client, model="gpt-4o", messages=[SYSTEM])
+    assert type(unwrap(made)) is cls and unwrap(made).client is getattr(client, "client", client)
     assert made.messages == direct.messages == [SYSTEM]
     assert made.model == direct.model == "gpt-4o"
-    assert repr(made) == "<ChatSession model='gpt-4o' messages=1>"
+    assert repr(made) == f"<{cls.__name__} model='gpt-4o' messages=1>"
+    with pytest.raises(TypeError, match="needs (a sync|an async) client"):
+        (ChatSession if cls is not ChatSession else llmplug.AsyncChatSession)(getattr(client, "client", client))
     with pytest.raises(TypeError, match="needs an llmplug client"):
         ChatSession(object())
 
@@ -723,12 +728,13 @@ def test_to_dict_and_from_dict_resume_the_conversation(client, api):
     assert len(session.messages) == 7
     saved = json.loads(json.dumps(session.to_dict()))
 
-    resumed = ChatSession.from_dict(client, saved)
+    chat, _ = session_classes(client)
+    resumed = chat.from_dict(client, saved)
     assert resumed.messages == session.messages and resumed.params == {"seed": 3}
     assert resumed.send("And tomorrow?") == "You said: And tomorrow?"
     assert api.last_request.json == {
         "model": "gpt-4.1-mini", "temperature": 0.5, "tools": [WEATHER], "seed": 3,
         "messages": [*session.messages, user("And tomorrow?")],
     }
-    with pytest.raises(llmplug.ConfigurationError, match="cannot resume a 'responses' session as a ChatSession"):
-        ChatSession.from_dict(client, {"kind": "responses", "options": {}})
+    with pytest.raises(llmplug.ConfigurationError, match="cannot resume a 'responses' session as a (Async)?ChatSession"):
+        chat.from_dict(client, {"kind": "responses", "options": {}})

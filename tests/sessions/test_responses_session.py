@@ -8,6 +8,7 @@ import json
 import pytest
 
 import llmplug
+from tests.async_bridge import session_classes, unwrap
 from llmplug.core.convert import structure
 from llmplug.core.models import OutputItem, Response, TextChunk
 from llmplug.sessions import InvalidMessageError, ResponsesChatSession
@@ -48,7 +49,8 @@ def sent(api) -> dict:
 
 def test_send_returns_the_response_and_advances(client, api):
     session = client.new_responses_chat_session(instructions="Be brief", tools=[WEATHER])
-    assert type(session) is ResponsesChatSession and session.current_response_id is None
+    _, responses = session_classes(client)
+    assert type(unwrap(session)) is getattr(responses, "cls", responses) and session.current_response_id is None
     first = session.send("Hello")
     assert isinstance(first, Response)
     assert first.output_text == first.get_output_text() == str(first) == "You said: Hello"
@@ -62,13 +64,15 @@ def test_send_returns_the_response_and_advances(client, api):
                          "previous_response_id": first.id, "input": "Again"}
     assert session.current_response_id == second.id != first.id
     assert session.response_history == [first, second]
-    assert repr(session) == f"<ResponsesChatSession model=None current_response_id={second.id!r} responses=2>"
+    name = type(unwrap(session)).__name__
+    assert repr(session) == f"<{name} model=None current_response_id={second.id!r} responses=2>"
 
 
 def test_options_other_parameters_and_per_call_overrides(client, api):
     _, start, _ = client.create_response("Earlier")
-    session = llmplug.ResponsesChatSession(client, model="gpt-4.1-mini", instructions="Be kind",
-                                           previous_response_id=start.id, temperature=0.2, store=True)
+    _, responses = session_classes(client)
+    session = responses(client, model="gpt-4.1-mini", instructions="Be kind",
+                        previous_response_id=start.id, temperature=0.2, store=True)
     session.send("one")
     assert sent(api) == {"model": "gpt-4.1-mini", "instructions": "Be kind", "previous_response_id": start.id,
                          "temperature": 0.2, "store": True, "input": "one"}
@@ -345,7 +349,8 @@ def test_to_dict_and_from_dict_resume_the_conversation(client, api):
     }
     saved = json.loads(json.dumps(data))
 
-    resumed = ResponsesChatSession.from_dict(client, saved)
+    _, responses = session_classes(client)
+    resumed = responses.from_dict(client, saved)
     assert resumed.current_response_id == second.id
     assert [r.id for r in resumed.response_history] == [first.id, second.id]
     assert resumed.response_history[1].output_text == "You said: Again"
@@ -355,4 +360,4 @@ def test_to_dict_and_from_dict_resume_the_conversation(client, api):
     assert third.output_text == "You said: Once more"
     assert session.current_response_id == second.id  # the original is untouched
     with pytest.raises(llmplug.ConfigurationError, match="cannot resume a 'chat' session"):
-        ResponsesChatSession.from_dict(client, {"kind": "chat", "options": {}, "messages": []})
+        responses.from_dict(client, {"kind": "chat", "options": {}, "messages": []})

@@ -1,0 +1,85 @@
+"""A session method written once, run by a sync or an async client.
+
+A session method is a *plan*: a generator that yields what it needs done and
+is sent back the outcome. It yields a callable (a client call: its result is
+sent back, awaited first on an async client) or a list of :class:`ToolJob`
+(one turn's tool calls: their outputs are sent back as a list, in order). A
+failure is thrown into the plan, so its rollback is written once too.
+:func:`drive` runs a plan for the sync sessions; :func:`adrive` for the async
+ones, running a turn's tool calls concurrently (sync tools each on a thread,
+so none blocks the event loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import attrs
+
+from llmplug.core.errors import ConfigurationError
+
+__all__ = ["Plan", "ToolJob", "adrive", "drive"]
+
+Plan = Generator[Any, Any, Any]
+
+
+@attrs.frozen
+class ToolJob:
+    """One tool call of a turn: ``run()`` gives the text for the model (an
+    awaitable of it when ``is_async``, the tool being a coroutine function)."""
+
+    name: str
+    run: Callable[[], Any]
+    is_async: bool = False
+
+
+def drive(plan: Plan) -> Any:
+    """Run ``plan`` with a sync client: calls and tools one after another."""
+    outcome: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = plan.send(outcome) if error is None else plan.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        error = None
+        try:
+            outcome = [_sync_tool(job) for job in step] if isinstance(step, list) else step()
+        except BaseException as exc:  # thrown into the plan, which rolls back and re-raises
+            error = exc
+
+
+async def adrive(plan: Plan) -> Any:
+    """Run ``plan`` with an async client: calls awaited, one turn's tools at once."""
+    import asyncio
+    import inspect
+
+    outcome: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = plan.send(outcome) if error is None else plan.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        error = None
+        try:
+            if isinstance(step, list):
+                outcome = list(await asyncio.gather(
+                    *(job.run() if job.is_async else asyncio.to_thread(job.run) for job in step)
+                ))
+            else:
+                outcome = step()
+                if inspect.isawaitable(outcome):
+                    outcome = await outcome
+        except BaseException as exc:
+            error = exc
+
+
+def _sync_tool(job: ToolJob) -> Any:
+    if job.is_async:
+        raise ConfigurationError(
+            f"tool {job.name!r} is a coroutine function: run it with an async session "
+            "(llmplug.new_async(...).new_chat_session())"
+        )
+    return job.run()
