@@ -47,6 +47,7 @@ from .core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .core.async_client import AsyncClient
+    from .core.bulk import Call, Progress, call
     from .core.client import Client
     from .core.streaming import AsyncStream
     from .core.dispatch import ApiResult
@@ -66,6 +67,9 @@ _LAZY = {
     "Client": "llmplug.core.client",
     "AsyncClient": "llmplug.core.async_client",
     "AsyncStream": "llmplug.core.streaming",
+    "Call": "llmplug.core.bulk",
+    "Progress": "llmplug.core.bulk",
+    "call": "llmplug.core.bulk",
     "ApiResult": "llmplug.core.dispatch",
     "Timeout": "llmplug.core.http",
     "Transport": "llmplug.core.http",
@@ -155,10 +159,10 @@ def plugins() -> list[PluginInfo]:
 
 __all__ = [
     "APIConnectionError", "APIError", "APIResponseValidationError", "APIStatusError", "APITimeoutError",
-    "ApiResult", "AsyncChatSession", "AsyncClient", "AsyncResponsesChatSession", "AsyncStream", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
+    "ApiResult", "AsyncChatSession", "AsyncClient", "AsyncResponsesChatSession", "AsyncStream", "Call", "AuthenticationError", "BadRequestError", "ChatSession", "Client", "ConfigurationError", "ConflictError",
     "InternalServerError", "LLMPlugError", "MissingAPIKeyError", "NotFoundError", "PermissionDeniedError",
     "PluginError", "PluginInfo", "PluginManager", "ProviderSpec", "RateLimitError", "ResponsesChatSession", "RetryPolicy",
     "Stream", "StreamError", "StreamTimeoutError", "Timeout", "Transport", "TransportNotInstalledError", "TransportSpec", "UnknownProviderError",
     "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
-    "hookimpl", "new", "new_async", "plugins", "providers", "transports",
+    "Progress", "call", "hookimpl", "new", "new_async", "plugins", "providers", "transports",
 ]

@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("prompt", help="what to say")
     chat.add_argument("--provider", help="provider name (default: openai; see 'llmplug providers')")
     chat.add_argument("--model", help="model name (default: the provider's)")
-    chat.add_argument("--transport", help="httpx, requests or urllib (default: the best installed)")
+    chat.add_argument("--transport", help="a name from 'llmplug transports' (default: the best installed)")
     chat.add_argument("--base-url", help="API base URL (for openai-compatible servers)")
     chat.add_argument("--system", help="a system message")
     chat.add_argument("--no-stream", action="store_true", help="wait for the whole reply")

@@ -61,6 +61,7 @@ from .core.transport_support import (
     BackendStream,
     async_backend_response,
     backend_response,
+    EnvironmentProxies,
     ErrorTable,
     RejectCookies,
     join_headers,
@@ -86,6 +87,6 @@ __all__ = [
     "UnsupportedOperationError", "PluginError", "make_status_error", "status_error", "error_message",
     "REQUEST_ID_HEADERS", "request_id_of", "parse_retry_after", "delay_seconds",
     # writing a transport
-    "BackendStream", "AsyncBackendStream", "backend_response", "async_backend_response", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
+    "BackendStream", "AsyncBackendStream", "backend_response", "async_backend_response", "EnvironmentProxies", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
     "outgoing_headers", "join_headers", "RejectCookies",
 ]

@@ -14,9 +14,9 @@ import llmplug
 from llmplug.testing import FakeAPI
 from tests import async_bridge as async_bridge_module
 
-TRANSPORTS = ("httpx", "requests", "urllib")
+TRANSPORTS = ("httpx", "httpx2", "requests", "urllib")
 #: The async client's transports, driven from sync tests through ``tests/async_bridge.py``.
-ASYNC_TRANSPORTS = ("async-httpx", "async-urllib")
+ASYNC_TRANSPORTS = ("async-aiohttp", "async-httpx", "async-httpx2", "async-urllib")
 TEST_KEY = "sk-test-SENTINEL-7f3a9c"
 
 #: The built-in providers' variables, and those of the example plugins (Anthropic, Azure OpenAI).

@@ -18,7 +18,7 @@ from llmplug.testing import FakeAPI
 from tests.conftest import TEST_KEY
 
 USER = [{"role": "user", "content": "Say hello"}]
-ASYNC = ("httpx", "urllib")
+ASYNC = ("aiohttp", "httpx", "httpx2", "urllib")
 
 
 @pytest.fixture(params=ASYNC)
@@ -191,7 +191,7 @@ def test_total_timeout_bounds_a_slow_stream(api, async_transport):
 
 
 def test_a_sync_only_transport_is_refused_naming_the_async_ones(api):
-    with pytest.raises(llmplug.ConfigurationError, match="'requests' has no async twin.*async transports: httpx, urllib"):
+    with pytest.raises(llmplug.ConfigurationError, match="'requests' has no async twin.*async transports: aiohttp, httpx, httpx2, urllib"):
         llmplug.new_async("openai", api_key=TEST_KEY, base_url=api.base_url, transport="requests")
 
 

@@ -40,7 +40,9 @@ def test_listings(capsys):
     assert main(["providers"]) == 0
     assert "openai-compatible" in capsys.readouterr().out.split()
     assert main(["transports"]) == 0
-    assert capsys.readouterr().out.split()[:3] == ["httpx", "requests", "urllib"]
+    assert capsys.readouterr().out.splitlines() == [
+        "aiohttp  (async only)", "httpx", "httpx2", "requests  (sync only)", "urllib"
+    ]
 
 
 def test_plugins_listing(capsys):
@@ -131,12 +133,15 @@ def test_transports_listing_marks_missing_backends(capsys, monkeypatch):
     finally:
         pm.unregister(name="fast")
     assert capsys.readouterr().out.splitlines() == [
-        f"fast  (not installed: it needs {NO_SUCH_MODULE}, which cannot be imported)",
+        "aiohttp  (async only)",
+        f"fast  (sync only; not installed: it needs {NO_SUCH_MODULE}, which cannot be imported)",
         "httpx",
-        'requests  (not installed: pip install "llmplug[requests]")',
+        "httpx2",
+        'requests  (sync only; not installed: pip install "llmplug[requests]")',
         "urllib",
     ]
     assert main(["chat", "--offline", "--transport", "requests", "Hi"]) == 1
     assert capsys.readouterr().err == (
-        "llmplug: error: transport 'requests' is not installed: pip install \"llmplug[requests]\"; installed: httpx, urllib\n"
+        "llmplug: error: transport 'requests' is not installed: pip install \"llmplug[requests]\"; "
+        "installed: aiohttp, httpx, httpx2, urllib\n"
     )

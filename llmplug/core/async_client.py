@@ -8,10 +8,11 @@ written twice: each is the sync client's own, awaited (``BaseClient.CALLS``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar
 
 from .async_dispatch import AsyncDispatcher
+from .bulk import Call, Progress, map_unordered
 from .client import BaseClient
 
 __all__ = ["AsyncClient", "coroutine_method"]
@@ -42,6 +43,32 @@ class AsyncClient(BaseClient):
     for _name in BaseClient.CALLS:
         locals()[_name] = coroutine_method(getattr(BaseClient, _name), "AsyncClient")
     del _name
+
+    async def map(
+        self,
+        calls: Iterable[Call | Mapping[str, Any]],
+        *,
+        concurrency: int = 32,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        progress: Callable[[Progress], Any] | None = None,
+    ) -> list[Any]:
+        """Run ``calls`` (``llmplug.call("chat.create", messages=...)`` each), at most
+        ``concurrency`` at once under one shared pace (see :mod:`llmplug.core.bulk`);
+        the results in input order, each the :class:`ApiResult` or the exception
+        of its call. ``progress(Progress)`` is called as each call ends."""
+        results: dict[int, Any] = {}
+        async for index, outcome in self.map_unordered(
+            calls, concurrency=concurrency, requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute, progress=progress,
+        ):
+            results[index] = outcome
+        return [results[index] for index in range(len(results))]
+
+    def map_unordered(self, calls: Iterable[Call | Mapping[str, Any]], **options: Any) -> AsyncIterator[tuple[int, Any]]:
+        """:meth:`map`, yielding ``(index, result)`` as each call ends (for writing
+        results as they come)."""
+        return map_unordered(self, calls, **options)
 
     async def aclose(self) -> None:
         """Close the transport's connections; the client cannot be used after."""

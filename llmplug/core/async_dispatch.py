@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .dispatch import DriverBase
 from .errors import APIError
@@ -21,7 +21,17 @@ from .http import WAITING, AsyncTransport, Request, Response, Timeout
 from .streaming import AsyncStream, aiter_events
 from .values import NOT_GIVEN
 
-__all__ = ["AsyncDispatcher"]
+__all__ = ["AsyncDispatcher", "Pacer"]
+
+
+class Pacer(Protocol):
+    """What keeps the pace of many calls at once (see :mod:`llmplug.core.bulk`)."""
+
+    async def before_send(self) -> None: ...
+
+    def on_error(self, error: APIError) -> None: ...
+
+    def on_result(self, result: ApiResult) -> None: ...
 
 T = TypeVar("T")
 _END: Any = object()
@@ -42,13 +52,20 @@ class AsyncDispatcher(DriverBase):
         timeout: Timeout | float | None = NOT_GIVEN,
         max_retries: int | None = None,
         headers: Mapping[str, str] | None = None,
+        pacer: Pacer | None = None,
     ) -> ApiResult | AsyncStream[Any]:
         """As :meth:`Dispatcher.call <llmplug.core.dispatch.Dispatcher.call>`; a
-        stream is an :class:`AsyncStream`, and ``callback`` may be a coroutine function."""
+        stream is an :class:`AsyncStream`, and ``callback`` may be a coroutine
+        function. A ``pacer`` (a bulk run's) is awaited before each attempt is
+        sent and told of each failed attempt and of the result."""
         exchange = self.exchange(operation, params, callback, timeout, max_retries, headers)
+        if pacer is not None:
+            exchange.observe = pacer.on_error
         step = exchange.start()
         while True:
             if isinstance(step, Done):
+                if pacer is not None:
+                    pacer.on_result(step.result)
                 return step.result
             if isinstance(step, Fail):
                 raise step.error
@@ -59,6 +76,8 @@ class AsyncDispatcher(DriverBase):
                         return stream
                     first = await anext(stream, _END)  # nothing reached the caller yet: still retryable
                     break
+                if pacer is not None and isinstance(step, Send):
+                    await pacer.before_send()
                 step = await self._perform(step, exchange)
             except APIError as exc:
                 step = exchange.on_error(exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import pathlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, ClassVar
 
 import attrs
@@ -20,7 +20,7 @@ from .dispatch import ApiResult, Dispatcher, DriverBase
 from .errors import ConfigurationError, MissingAPIKeyError
 from .http import Timeout, Transport, redact_url
 from .logs import configure_from_env
-from .values import NOT_GIVEN
+from .values import NOT_GIVEN, Secret
 from .models import ChatCompletionChunk
 from .plugins import PluginManager, default_plugin_manager
 from .retry import RetryPolicy
@@ -172,6 +172,13 @@ class BaseClient:
             headers=headers,
             require_finish_reason=require_finish_reason,
         )
+        #: What builds this client's twin of the other kind (``Client.map`` runs on an async one).
+        self._twin_options = {
+            **options, "api_key": Secret(key or None), "base_url": url, "timeout": timeout, "max_retries": max_retries,
+            "raise_for_status": raise_for_status, "default_model": default_model, "headers": headers, "verify": verify,
+            "plugins": self.plugins, "retry": retry, "require_finish_reason": require_finish_reason,
+            "transport": transport if transport is None or isinstance(transport, str) else transport.name,
+        }
 
     # ------------------------------------------------------------ plumbing
 
@@ -194,6 +201,11 @@ class BaseClient:
     def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None, *, pages: bool = False) -> Any:
         """Run any operation through dispatch (what every method below does);
         ``pages=True`` follows every page of a listing."""
+        return self._call(operation, params, callback, pages=pages)
+
+    def _call(self, operation: str, params: dict[str, Any], callback: Callback | None = None, *, pages: bool = False,
+              **driver: Any) -> Any:
+        """:meth:`call`, with options for the driver (a bulk run's ``pacer``)."""
         if self._closed:
             raise ConfigurationError("this client is closed: make a new one with llmplug.new(...)")
         call_opts = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
@@ -203,7 +215,7 @@ class BaseClient:
             call_opts["headers"] = call_opts.pop("extra_headers")
         if pages:
             return self._dispatch.call_pages(operation, params, **call_opts)
-        return self._dispatch.call(operation, params, callback=callback, **call_opts)
+        return self._dispatch.call(operation, params, callback=callback, **call_opts, **driver)
 
     def __repr__(self) -> str:
         return (
@@ -344,6 +356,29 @@ class Client(BaseClient):
 
     session_classes: ClassVar[dict[str, type]] = {}
     _driver = Dispatcher
+
+    def map(self, calls: Iterable[Any], **options: Any) -> list[Any]:
+        """:meth:`AsyncClient.map <llmplug.core.async_client.AsyncClient.map>` from
+        sync code: the calls run on an async twin of this client (same settings,
+        the async twin of its transport), on an event loop of their own in a
+        thread, so this works inside a running loop too. Results in input order,
+        each the :class:`ApiResult` or the exception of its call. A transport with no
+        async twin (``requests``) leaves the run to the default async transport."""
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .async_client import AsyncClient
+
+        twin = {**self._twin_options, "api_key": self._twin_options["api_key"].reveal()}
+        if twin["transport"] is not None and self.plugins.transport_spec(twin["transport"]).async_factory is None:
+            twin["transport"] = None  # a sync-only transport (requests): the default async one
+
+        async def run() -> list[Any]:
+            async with AsyncClient(self.provider.name, **twin) as client:
+                return await client.map(calls, **options)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="llmplug-map") as pool:
+            return pool.submit(asyncio.run, run()).result()
 
     def close(self) -> None:
         """Close the transport's connections; the client cannot be used after."""

@@ -127,7 +127,8 @@ class Exchange:
     ``stream`` says a stream is asked for; ``streams_out`` that the stream is
     handed to the caller as it opens (no callback), so an error status must be
     raised even with ``raise_for_status=False``. ``clock`` is the monotonic
-    clock the total deadline is measured with.
+    clock the total deadline is measured with; ``observe`` is told of each
+    failed attempt.
     """
 
     def __init__(
@@ -141,6 +142,7 @@ class Exchange:
         extra_headers: Mapping[str, str] | None = None,
         streams_out: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        observe: Callable[[APIError], Any] | None = None,
     ) -> None:
         self.settings = settings
         self.operation = operation
@@ -155,6 +157,8 @@ class Exchange:
         self.deadline: float | None = None if limits.total is None else clock() + limits.total
         self.attempt = 0
         self._redirects = 0
+        #: Told of every failed attempt before it is decided on (a bulk run's pace keeper).
+        self.observe = observe
 
     # ------------------------------------------------------------ requests
 
@@ -229,6 +233,8 @@ class Exchange:
         """An attempt failed (a transport error, an error status, a bad body, a
         stream broken before its first event): wait and resend, or give up."""
         self.finish(exc)
+        if self.observe is not None:
+            self.observe(exc)
         delay = self._retry_delay(exc)
         if isinstance(delay, APIError):
             return Fail(delay)

@@ -44,14 +44,19 @@ class TransportStatus:
     missing: tuple[str, ...]
     #: What to do to install it (``pip install "llmplug[requests]"``); empty when it is installed.
     install: str
+    #: Which clients it serves: ``"sync"``, ``"async"`` or ``"sync and async"``.
+    serves: str = "sync and async"
 
     @property
     def installed(self) -> bool:
         return not self.missing
 
     def __str__(self) -> str:
-        """``requests`` or ``requests  (not installed: pip install "llmplug[requests]")``."""
-        return self.name if self.installed else f"{self.name}  (not installed: {self.install})"
+        """``httpx``, ``aiohttp  (async only)`` or ``requests  (sync only; not installed: pip install ...)``."""
+        notes = [] if self.serves == "sync and async" else [f"{self.serves} only"]
+        if not self.installed:
+            notes.append(f"not installed: {self.install}")
+        return f"{self.name}  ({'; '.join(notes)})" if notes else self.name
 
 
 #: kind -> (the hook that registers it, the spec type it registers).
@@ -136,7 +141,8 @@ class PluginRegistry(PluginLoader):
         statuses = []
         for name, spec in sorted(self.transports().items()):
             missing = spec.missing()
-            statuses.append(TransportStatus(name, missing, spec.how_to_install() if missing else ""))
+            serves = " and ".join(kind for kind, factory in (("sync", spec.factory), ("async", spec.async_factory)) if factory)
+            statuses.append(TransportStatus(name, missing, spec.how_to_install() if missing else "", serves))
         return statuses
 
     def provider(self, name: str) -> ProviderSpec:

@@ -26,6 +26,7 @@ __all__ = [
     "CHUNK_SIZE",
     "STDLIB_ERRORS",
     "BackendStream",
+    "EnvironmentProxies",
     "ErrorTable",
     "RejectCookies",
     "WAITING",
@@ -313,6 +314,27 @@ def async_backend_response(
     """:func:`backend_response` for an async transport: ``chunks`` is an async
     iterable and ``aclose`` a coroutine function."""
     return Response(status, Headers(headers), AsyncBackendStream(chunks, aclose, table, request), request)
+
+
+class EnvironmentProxies:
+    """The proxies of the environment (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, ``NO_PROXY``), read once, as urllib reads and applies them."""
+
+    def __init__(self) -> None:
+        import urllib.request
+
+        self._proxies = urllib.request.getproxies()
+        self._bypass = urllib.request.proxy_bypass_environment
+
+    def __bool__(self) -> bool:
+        return bool(self._proxies)
+
+    def proxy_for(self, scheme: str, host: str) -> str:
+        """The proxy URL for a request to ``host`` over ``scheme`` ("" for none)."""
+        proxy = self._proxies.get(scheme) or self._proxies.get("all") or ""
+        if proxy and self._bypass(host, self._proxies):
+            return ""
+        return proxy
 
 
 class RejectCookies(http.cookiejar.DefaultCookiePolicy):

@@ -166,6 +166,14 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         )
 
     def _handle(self) -> None:
+        fake = self.server.fake
+        in_flight = fake._arrive()
+        try:
+            self._answer(in_flight)
+        finally:
+            fake._leave()
+
+    def _answer(self, in_flight: int) -> None:
         started = time.perf_counter()
         fake = self.server.fake
         try:
@@ -175,7 +183,10 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             self._write_plain(400, [("Content-Type", "text/plain")], str(exc).encode())
             return
         request = self._build_request(body)
+        request.in_flight = in_flight
         fake._record(request)
+        if fake.latency:
+            time.sleep(fake.latency)
         service = fake._service_for(request.path)
         reply: Reply | None = None
         if fake.api_key is not None:

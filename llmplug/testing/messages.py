@@ -82,6 +82,8 @@ class RecordedRequest:
     form: dict[str, str] = field(default_factory=dict)
     #: ``time.monotonic()`` when the body had been read (for retry timing).
     received_at: float = 0.0
+    #: How many requests the server was handling when this one arrived, itself included.
+    in_flight: int = 0
 
 
 @dataclass

@@ -61,6 +61,9 @@ class FakeAPI:
         self._lock = threading.Lock()
         self._script: dict[tuple[str, str], deque[_Scripted]] = {}
         self._aborted = 0
+        self._in_flight = 0
+        #: Seconds every reply waits before it is sent (a slow server, for concurrency tests).
+        self.latency = 0.0
         self._stopping = threading.Event()
         self._server: FakeServer | None = None
         self._thread: threading.Thread | None = None
@@ -137,6 +140,7 @@ class FakeAPI:
             self.requests.clear()
             self._script.clear()
             self._aborted = 0
+            self.latency = 0.0
         for service in self.services:
             service.reset()
 
@@ -207,6 +211,16 @@ class FakeAPI:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def _arrive(self) -> int:
+        """A request arrived: how many are in flight now, this one included."""
+        with self._lock:
+            self._in_flight += 1
+            return self._in_flight
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _count_abort(self) -> None:
         if self._stopping.is_set():

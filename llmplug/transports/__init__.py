@@ -7,4 +7,6 @@ transport name.
 """
 
 #: The built-in transport plugin modules, registered in this order in every manager.
-PLUGINS = ("llmplug.transports.httpx", "llmplug.transports.requests", "llmplug.transports.urllib")
+PLUGINS = (
+    "llmplug.transports.httpx", "llmplug.transports.requests", "llmplug.transports.urllib", "llmplug.transports.aiohttp",
+)

@@ -1,7 +1,8 @@
 """The ``httpx`` transport: an :class:`httpx.Client` with keep-alive pooling,
-and its async twin on :class:`httpx.AsyncClient`.
+and its async twin on :class:`httpx.AsyncClient`; and the ``httpx2``
+transport, the same code on httpx2 (a fork of httpx that keeps its API).
 
-httpx is imported only when a transport is built, never by this module.
+Neither library is imported by this module, only when a transport is built.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from llmplug.plugin import (
 def llmplug_register_transports(register: Callable[[TransportSpec], None]) -> None:
     spec = TransportSpec("httpx", HttpxTransport, requires=("httpx",), priority=30, async_factory=AsyncHttpxTransport,
         description="httpx.Client / httpx.AsyncClient: HTTP/1.1 keep-alive pool", install_hint='pip install "llmplug[httpx]"')
+    register(spec)
+    spec = TransportSpec("httpx2", Httpx2Transport, requires=("httpx2",), priority=25, async_factory=AsyncHttpx2Transport,
+        description="httpx2.Client / httpx2.AsyncClient (the httpx fork): HTTP/1.1 keep-alive pool",
+        install_hint='pip install "llmplug[httpx2]"')
     register(spec)
 
 
@@ -100,3 +105,17 @@ class AsyncHttpxTransport(_HttpxBase, AsyncTransport):
     async def aclose(self) -> None:
         """Close every pooled connection."""
         await self._client.aclose()
+
+
+class Httpx2Transport(HttpxTransport):
+    """:class:`HttpxTransport` on httpx2."""
+
+    name = "httpx2"
+    module = "httpx2"
+
+
+class AsyncHttpx2Transport(AsyncHttpxTransport):
+    """:class:`AsyncHttpxTransport` on httpx2."""
+
+    name = "httpx2"
+    module = "httpx2"

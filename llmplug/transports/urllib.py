@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from llmplug.plugin import (
-    APIConnectionError, CHUNK_SIZE, ErrorTable, hookimpl, backend_response, map_exceptions,
+    APIConnectionError, CHUNK_SIZE, EnvironmentProxies, ErrorTable, hookimpl, backend_response, map_exceptions,
     outgoing_headers, Request, STDLIB_ERRORS, threaded, Transport, TransportSpec,
 )
 
@@ -181,17 +181,13 @@ class UrllibTransport(Transport):
     name = "urllib"
 
     def __init__(self, verify: bool = True) -> None:
-        import urllib.request  # for its proxy rules only; imported when the transport is built
-
         self._pool = ConnectionPool(verify=verify)
-        #: scheme -> proxy URL, and "no" -> the NO_PROXY list, as urllib reads them.
-        self._proxies = urllib.request.getproxies()
-        self._bypass = urllib.request.proxy_bypass_environment
+        self._proxies = EnvironmentProxies()
 
     def send(self, request: Request) -> Response:
         """Send ``request``; return once the headers are in, body unread."""
         with map_exceptions(_ERRORS, request, waiting=(HeadTimeout,)):
-            key, target = _split(request.url, self._proxy_for)
+            key, target = _split(request.url, self._proxies.proxy_for)
             headers = dict(outgoing_headers(request).items())
             if key[3] and key[0] == "http":  # plain HTTP through a proxy: its credentials ride on the request
                 headers.update(_proxy_address(key[3])[2])
@@ -222,13 +218,6 @@ class UrllibTransport(Transport):
             except BaseException:
                 conn.close()
                 raise
-
-    def _proxy_for(self, scheme: str, host: str) -> str:
-        """The proxy URL for a request to ``host`` ("" for none), as urllib picks it."""
-        proxy = self._proxies.get(scheme) or self._proxies.get("all") or ""
-        if proxy and self._bypass(host, self._proxies):
-            return ""
-        return proxy
 
     def close(self) -> None:
         """Close every pooled connection."""

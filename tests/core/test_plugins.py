@@ -35,7 +35,7 @@ def test_unknown_provider_lists_names():
 def test_unknown_transport_lists_names():
     with pytest.raises(llmplug.UnknownTransportError) as info:
         llmplug.new("openai", api_key="k", transport="curl")
-    assert "unknown transport 'curl'; available: httpx, requests, urllib" in str(info.value)
+    assert "unknown transport 'curl'; available: aiohttp, httpx, httpx2, requests, urllib" in str(info.value)
 
 
 def test_missing_key_names_the_variable():

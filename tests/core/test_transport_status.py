@@ -26,12 +26,12 @@ class FastPlugin:
 def test_builtin_backend_missing_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "requests", None)  # what `import requests` sees when it is not installed
     pm = PluginManager(entry_points=False)
-    assert TransportStatus("requests", ("requests",), 'pip install "llmplug[requests]"') in pm.transport_status()
+    assert TransportStatus("requests", ("requests",), 'pip install "llmplug[requests]"', "sync") in pm.transport_status()
     with pytest.raises(TransportNotInstalledError) as info:
         llmplug.new("openai", api_key="k", transport="requests", plugins=pm)
-    assert str(info.value) == 'transport \'requests\' is not installed: pip install "llmplug[requests]"; installed: httpx, urllib'
+    assert str(info.value) == 'transport \'requests\' is not installed: pip install "llmplug[requests]"; installed: aiohttp, httpx, httpx2, urllib'
     assert isinstance(info.value, llmplug.UnknownTransportError) and isinstance(info.value, llmplug.ConfigurationError)
-    assert info.value.missing == ("requests",) and info.value.available == ["httpx", "urllib"]
+    assert info.value.missing == ("requests",) and info.value.available == ["aiohttp", "httpx", "httpx2", "urllib"]
     assert llmplug.new("openai", api_key="k", plugins=pm).transport.__class__.__name__ == "HttpxTransport"
 
 
@@ -40,13 +40,13 @@ def test_third_party_backend_missing_names_the_modules():
     pm.register(FastPlugin(), name="fast")
     status = {s.name: s for s in pm.transport_status()}
     assert [name for name, s in status.items() if not s.installed] == ["fast"]
-    assert str(status["fast"]) == f"fast  (not installed: it needs {NO_SUCH_MODULE}, which cannot be imported)"
-    assert str(status["urllib"]) == "urllib"
+    assert str(status["fast"]) == f"fast  (sync only; not installed: it needs {NO_SUCH_MODULE}, which cannot be imported)"
+    assert str(status["urllib"]) == "urllib" and str(status["aiohttp"]) == "aiohttp  (async only)"
     with pytest.raises(TransportNotInstalledError) as info:
         llmplug.new("openai", api_key="k", transport="fast", plugins=pm)
     assert str(info.value) == (
         f"transport 'fast' is not installed: it needs {NO_SUCH_MODULE}, which cannot be imported; "
-        "installed: httpx, requests, urllib"
+        "installed: aiohttp, httpx, httpx2, requests, urllib"
     )
     # the default pick skips it despite its priority
     assert llmplug.new("openai", api_key="k", plugins=pm).transport.__class__.__name__ == "HttpxTransport"

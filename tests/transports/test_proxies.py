@@ -17,7 +17,7 @@ import pytest
 from llmplug.core.errors import APIConnectionError
 from llmplug.core.http import Transport
 
-from tests.transports.test_transports import FAST, MODULES, get, spec_of
+from tests.transports.test_transports import ASYNC, FAST, SYNC, build, get
 
 
 class _ProxyHandler(socketserver.StreamRequestHandler):
@@ -104,10 +104,10 @@ def proxy() -> Iterator[ForwardProxy]:
 
 
 def _transport(name: str, verify: bool = True) -> Transport:
-    return spec_of(name).factory(verify=verify)  # built after the environment is set: proxies are read then
+    return build(name, verify=verify)  # built after the environment is set: proxies are read then
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.parametrize("name", SYNC + ASYNC)
 def test_plain_http_goes_through_the_proxy_in_absolute_form(
     name: str, proxy: ForwardProxy, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,7 +122,7 @@ def test_plain_http_goes_through_the_proxy_in_absolute_form(
 
 
 @pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
-@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.parametrize("name", SYNC + ASYNC)
 def test_https_goes_through_a_connect_tunnel(
     name: str, proxy: ForwardProxy, tls_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,7 +134,7 @@ def test_https_goes_through_a_connect_tunnel(
     assert tls_server.records[0].target == "/echo"  # the origin saw an ordinary request
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.parametrize("name", SYNC + ASYNC)
 def test_no_proxy_sends_directly(name: str, proxy: ForwardProxy, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -143,7 +143,7 @@ def test_no_proxy_sends_directly(name: str, proxy: ForwardProxy, server: Any, mo
     assert proxy.seen == [] and server.records[0].target == "/echo"
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
+@pytest.mark.parametrize("name", SYNC + ASYNC)
 def test_a_refused_tunnel_is_a_connection_error(
     name: str, proxy: ForwardProxy, tls_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,6 +152,7 @@ def test_a_refused_tunnel_is_a_connection_error(
     with _transport(name, verify=False) as transport, pytest.raises(APIConnectionError) as caught:
         transport.send(get(tls_server, "/echo", timeout=FAST))
     assert "secret-proxy-pass" not in str(caught.value)
+    assert proxy.seen[0][1] == "Basic " + base64.b64encode(b"me:secret-proxy-pass").decode()  # on the CONNECT
     assert tls_server.records == []
 
 

@@ -1,4 +1,5 @@
-"""The transport contract, run against every built-in transport and a real
+"""The transport contract, run against every built-in transport, sync and
+async (an async one through ``synced.py``, as ``async-NAME``), and a real
 HTTP/1.1 server on loopback (see ``conftest.py``)."""
 
 from __future__ import annotations
@@ -20,16 +21,34 @@ import pytest
 
 from llmplug.core import hookspecs
 from llmplug.core.errors import APIConnectionError, APITimeoutError, StreamError
-from llmplug.core.http import Request, Response, Timeout, Transport
+from llmplug.core.http import AsyncTransport, Request, Response, Timeout, Transport
 from llmplug.core.specs import TransportSpec
 from llmplug.core.transport_support import STDLIB_ERRORS, BackendStream, map_exceptions, redact_url
 
+from tests.transports.synced import Synced
+
+#: Each transport name and the module that registers it.
 MODULES = {
+    "aiohttp": "llmplug.transports.aiohttp",
     "httpx": "llmplug.transports.httpx",
+    "httpx2": "llmplug.transports.httpx",
     "requests": "llmplug.transports.requests",
     "urllib": "llmplug.transports.urllib",
 }
-EXPECTED = {"httpx": (("httpx",), 30), "requests": (("requests",), 20), "urllib": ((), 10)}
+#: name: (requires, priority, sync, async)
+EXPECTED = {
+    "aiohttp": (("aiohttp",), 20, False, True),
+    "httpx": (("httpx",), 30, True, True),
+    "httpx2": (("httpx2",), 25, True, True),
+    "requests": (("requests",), 20, True, False),
+    "urllib": ((), 10, True, True),
+}
+#: The transports run through the contract: the sync ones, and the native async ones as
+#: ``async-NAME`` (urllib's async twin is the sync transport on a thread pool).
+SYNC = ("httpx", "httpx2", "requests", "urllib")
+ASYNC = ("async-aiohttp", "async-httpx", "async-httpx2")
+#: Every backend library a transport module may import when a transport is built.
+BACKENDS = ("aiohttp", "httpx", "httpcore", "httpx2", "httpcore2", "requests", "urllib3")
 REPO = Path(__file__).resolve().parents[2]
 FAST = Timeout(connect=2.0, read=2.0)
 #: Headers a transport may add to the request's own.
@@ -37,24 +56,35 @@ ALLOWED_EXTRA = {"host", "content-length", "accept-encoding"}
 
 
 def spec_of(name: str) -> TransportSpec:
-    """The spec the module registers, through a real pluggy manager."""
+    """The spec named ``name`` its module registers, through a real pluggy manager."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     pm.register(importlib.import_module(MODULES[name]))
     specs: list[TransportSpec] = []
     pm.hook.llmplug_register_transports(register=specs.append)
-    assert len(specs) == 1
-    return specs[0]
+    [spec] = [spec for spec in specs if spec.name == name]
+    return spec
 
 
-@pytest.fixture(params=sorted(MODULES))
+def build(name: str, verify: bool = True) -> Transport:
+    """The sync transport ``name``, or the async one of ``async-NAME`` with the sync API."""
+    if name.startswith("async-"):
+        factory = spec_of(name[len("async-"):]).async_factory
+        assert factory is not None
+        return Synced(factory(verify=verify))
+    factory = spec_of(name).factory
+    assert factory is not None
+    return factory(verify=verify)
+
+
+@pytest.fixture(params=SYNC + ASYNC)
 def transport_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
 @pytest.fixture
 def transport(transport_name: str) -> Iterator[Transport]:
-    with spec_of(transport_name).factory() as transport:
+    with build(transport_name) as transport:
         yield transport
 
 
@@ -75,28 +105,61 @@ def test_builtin_plugins_list_the_transport_modules() -> None:
     from llmplug.core.plugins import builtin_plugins
 
     assert [m for m in builtin_plugins() if m.startswith("llmplug.transports.")] == [
-        MODULES[n] for n in ("httpx", "requests", "urllib")
+        MODULES[n] for n in ("httpx", "requests", "urllib", "aiohttp")
     ]
 
 
-def test_module_registers_its_spec(transport_name: str) -> None:
-    spec = spec_of(transport_name)
-    requires, priority = EXPECTED[transport_name]
-    assert (spec.name, spec.requires, spec.priority) == (transport_name, requires, priority)
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_module_registers_its_spec(name: str) -> None:
+    spec = spec_of(name)
+    requires, priority, sync, asynchronous = EXPECTED[name]
+    assert (spec.name, spec.requires, spec.priority) == (name, requires, priority)
     assert spec.available()
     assert spec.description
-    assert issubclass(spec.factory, Transport) and spec.factory.name == transport_name
+    assert (spec.factory is not None, spec.async_factory is not None) == (sync, asynchronous)
+    if isinstance(spec.factory, type):
+        assert issubclass(spec.factory, Transport) and spec.factory.name == name
+    if spec.async_factory is not None:
+        with build(f"async-{name}") as transport:
+            assert isinstance(transport.inner, AsyncTransport) and transport.name == name  # type: ignore[attr-defined]
+    if name in ("aiohttp", "httpx2"):
+        assert spec.install_hint == f'pip install "llmplug[{name}]"'
 
 
-@pytest.mark.parametrize("name", sorted(MODULES))
-def test_import_does_not_import_the_backend(name: str) -> None:
+@pytest.mark.parametrize("module", sorted(set(MODULES.values())))
+def test_import_does_not_import_the_backend(module: str) -> None:
     code = (
         "import importlib, sys\n"
-        f"importlib.import_module({MODULES[name]!r})\n"
-        "print(sorted(m for m in ('httpx', 'httpcore', 'requests', 'urllib3') if m in sys.modules))\n"
+        f"importlib.import_module({module!r})\n"
+        f"print(sorted(m for m in {BACKENDS!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_clients_import_only_the_backend_they_use() -> None:
+    """``import llmplug`` loads no backend, the default clients (httpx) neither aiohttp nor httpx2."""
+    code = (
+        "import asyncio, sys\n"
+        "import llmplug\n"
+        "llmplug.transports()\n"
+        f"print(sorted(m for m in {BACKENDS!r} if m in sys.modules))\n"
+        "client = llmplug.new('openai', api_key='k')\n"
+        "async def main():\n"
+        "    async with llmplug.new_async('openai', api_key='k') as client:\n"
+        "        return type(client.transport).__name__\n"
+        "print(type(client.transport).__name__, asyncio.run(main()))\n"
+        "print(sorted(m for m in ('aiohttp', 'httpx2', 'httpcore2') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:3] == ["[]", "HttpxTransport AsyncHttpxTransport", "[]"]
+
+
+def test_aiohttp_has_no_sync_twin() -> None:
+    import llmplug
+
+    with pytest.raises(llmplug.ConfigurationError, match="transport 'aiohttp' has no sync twin, so llmplug.new"):
+        llmplug.new("openai", api_key="k", transport="aiohttp")
 
 
 # -- what goes on the wire ------------------------------------------------------------------
@@ -146,6 +209,16 @@ def test_post_sends_the_body_exactly(transport: Transport, server: Any) -> None:
     assert record.header("Authorization") == "Bearer sk-test"
     assert "user-agent" not in record.header_names  # no library default User-Agent
     assert record.header_names <= {"content-type", "authorization"} | ALLOWED_EXTRA
+
+
+def test_netrc_credentials_are_not_sent(transport_name: str, server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login user password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with build(transport_name) as transport:
+        assert transport.send(get(server, "/echo")).read() == b""
+    assert "authorization" not in server.records[0].header_names
 
 
 def test_redirect_is_returned_not_followed(transport: Transport, server: Any) -> None:
@@ -246,10 +319,10 @@ def test_connection_refused(transport: Transport) -> None:
     assert "/v1/x?key=[REDACTED]" in message
     assert "query-secret-1234" not in message and "sk-header-secret" not in message
     # The backend's exception is chained unless it quotes a secret: urllib3's message and
-    # httpx's request object carry the URL with its ?key=; http.client's error does not.
+    # httpx's request object carry the URL with its ?key=; http.client's and aiohttp's errors do not.
     shown = "".join(traceback.format_exception(error))
     assert "query-secret-1234" not in shown and "sk-header-secret" not in shown
-    assert (error.__cause__ is None) == (transport.name in ("httpx", "requests"))
+    assert (error.__cause__ is None) == (transport.name in ("httpx", "httpx2", "requests"))
 
 
 def test_backend_exception_is_chained_when_it_quotes_no_secret(transport: Transport) -> None:
@@ -264,7 +337,7 @@ def test_server_that_never_answers_times_out(transport: Transport, server: Any) 
     with pytest.raises(APITimeoutError) as info:
         transport.send(get(server, "/stall-headers", timeout=Timeout(connect=2, read=0.3)))
     assert time.monotonic() - started < 3
-    assert f"GET {server.url('/stall-headers')}" in str(info.value)
+    assert f"timed out while waiting for the response to GET {server.url('/stall-headers')}" in str(info.value)
 
 
 def test_stall_mid_body_times_out_while_iterating(transport: Transport, server: Any) -> None:
@@ -276,7 +349,8 @@ def test_stall_mid_body_times_out_while_iterating(transport: Transport, server: 
             received.append(chunk)
     assert b"".join(received) == b"x" * 10
     assert "reading the response body of GET" in str(info.value)
-    assert isinstance(response.stream, BackendStream) and response.stream.closed
+    stream = getattr(response.stream, "wrapped", response.stream)  # an async transport's, under Synced
+    assert isinstance(stream, BackendStream) and stream.closed
 
 
 @pytest.mark.parametrize("path", ["/truncated", "/truncated-chunked"])
@@ -291,12 +365,11 @@ def test_truncated_body_is_an_error(transport: Transport, server: Any, path: str
 
 @pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
 def test_https_verifies_unless_told_not_to(transport_name: str, tls_server: Any) -> None:
-    factory = spec_of(transport_name).factory
-    with factory(verify=True) as transport:
+    with build(transport_name, verify=True) as transport:
         with pytest.raises(APIConnectionError) as info:
             transport.send(get(tls_server, "/echo"))
         assert not isinstance(info.value, APITimeoutError)
-    with factory(verify=False) as transport:
+    with build(transport_name, verify=False) as transport:
         response = transport.send(get(tls_server, "/echo", "POST", content=b"secure"))
         assert (response.status_code, response.read()) == (200, b"secure")
 
