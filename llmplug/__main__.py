@@ -1,4 +1,5 @@
-"""Command line: ``python -m llmplug chat "PROMPT"`` (also installed as ``llmplug``).
+"""Command line: ``python -m llmplug chat "PROMPT"`` (also installed as ``llmplug``),
+and ``llmplug bulk input.jsonl -o output.jsonl`` (see :mod:`llmplug.bulk_cli`).
 
 ``--offline`` answers from the bundled fake API on 127.0.0.1, so it runs with
 no key and no network (so ``--provider`` and ``--base-url`` do not go with it).
@@ -32,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-stream", action="store_true", help="wait for the whole reply")
     chat.add_argument("--offline", action="store_true", help="answer from the bundled fake API (no key, no network)")
     chat.set_defaults(usage_parser=chat)  # for usage errors about chat's own options
+    bulk = sub.add_parser("bulk", help="run the calls of a JSONL file (OpenAI Batch API lines), results to another")
+    bulk.add_argument("input", help='JSONL: {"custom_id", "method", "url", "body"} per line ("method" and "url" optional)')
+    bulk.add_argument("-o", "--output", required=True, help="JSONL results, appended; a rerun skips the ids already there")
+    bulk.add_argument("--endpoint", default="chat.create", help="the operation of lines with no url (default: chat.create)")
+    bulk.add_argument("--concurrency", type=int, default=32, help="calls in flight at once (default: 32)")
+    bulk.add_argument("--provider", help="provider name (default: openai); bodies are translated for it")
+    bulk.add_argument("--transport", help="an async transport from 'llmplug transports' (default: the best installed)")
+    bulk.add_argument("--base-url", help="API base URL (for openai-compatible servers)")
+    bulk.set_defaults(usage_parser=bulk)
     sub.add_parser("providers", help="list provider names")
     sub.add_parser("transports", help="list transport names, and what to install for those that are missing")
     sub.add_parser("plugins", help="list loaded plugins and what they register")
@@ -56,6 +66,39 @@ class _StreamedText:
         if self.open_line:
             print()
             self.open_line = False
+
+
+def _bulk(args: argparse.Namespace) -> int:
+    """``llmplug bulk``: see :mod:`llmplug.bulk_cli`."""
+    import asyncio
+
+    from llmplug import bulk_cli
+
+    skip = bulk_cli.done_ids(args.output)
+    try:
+        with open(args.input, encoding="utf-8") as lines:
+            ids, calls = bulk_cli.read_calls(lines, args.endpoint, skip)
+    except OSError as exc:
+        raise llmplug.ConfigurationError(f"cannot read the input file: {exc}") from None
+    if skip:
+        print(f"llmplug: {len(skip)} already in {args.output}: skipped", file=sys.stderr)
+    options = {"transport": args.transport, **({"base_url": args.base_url} if args.base_url else {})}
+    display = bulk_cli.progress_display(len(calls))
+
+    async def run() -> tuple[int, int]:
+        async with llmplug.new_async(args.provider or "openai", **options) as client:
+            with open(args.output, "a", encoding="utf-8") as output:
+                return await bulk_cli.run_bulk(client, ids, calls, output, concurrency=args.concurrency, progress=display)
+
+    try:
+        done, failed = asyncio.run(run())
+    except KeyboardInterrupt:
+        display.close()
+        print(f"llmplug: interrupted; {args.output} holds every call that ended: rerun to do the rest", file=sys.stderr)
+        return 130
+    display.close()
+    print(f"llmplug: {done} calls, {failed} failed; results in {args.output}", file=sys.stderr)
+    return 0 if not failed else 1
 
 
 def _chat(args: argparse.Namespace, show: _StreamedText) -> int:
@@ -138,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 registers = ", ".join([*info.providers, *info.transports]) or "-"
                 print(f"{info.name}  ({source})  registers: {registers}")
             return 0
+        if args.command == "bulk":
+            return _bulk(args)
         return _chat(args, show)
     except llmplug.LLMPlugError as exc:
         show.end_line()  # a stream broke mid-line: end its partial text first
