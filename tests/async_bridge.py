@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import llmplug
-from llmplug.core.client import BaseClient
+from llmplug.core.base_client import BaseClient
 
 PREFIX = "async-"
 

@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 from .async_dispatch import AsyncDispatcher
 from .bulk import Call, Progress, map_unordered
-from .client import BaseClient
+from .base_client import BaseClient
 
-__all__ = ["AsyncClient", "coroutine_method"]
+__all__ = ["AsyncClient", "coroutine_method", "map_on_async_twin"]
 
 
 def coroutine_method(method: Callable[..., Any], owner: str) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -82,3 +82,17 @@ class AsyncClient(BaseClient):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def map_on_async_twin(provider: str, options: dict[str, Any], calls: Iterable[Any], map_options: dict[str, Any]) -> list[Any]:
+    """``AsyncClient(provider, **options).map(calls, **map_options)`` on an event
+    loop of its own in a thread (so a sync caller inside a running loop works too)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def run() -> list[Any]:
+        async with AsyncClient(provider, **options) as client:
+            return await client.map(calls, **map_options)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="llmplug-map") as pool:
+        return pool.submit(asyncio.run, run()).result()

@@ -19,16 +19,13 @@ import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from .errors import APIError, APIStatusError, ConfigurationError
 from .exchange import ApiResult
 from .retry import server_delay
-
-if TYPE_CHECKING:
-    from .async_client import AsyncClient
 
 __all__ = ["Call", "Governor", "Progress", "call", "map_unordered"]
 
@@ -166,7 +163,7 @@ def estimate_tokens(params: Mapping[str, Any]) -> int:
 
 
 async def map_unordered(
-    client: AsyncClient,
+    client: Any,
     calls: Iterable[Call | Mapping[str, Any]],
     *,
     concurrency: int = 32,
@@ -174,7 +171,7 @@ async def map_unordered(
     tokens_per_minute: float | None = None,
     progress: Callable[[Progress], Any] | None = None,
 ) -> AsyncIterator[tuple[int, Any]]:
-    """Run ``calls`` through ``client``; yield ``(index, result)`` as each one ends,
+    """Run ``calls`` through ``client`` (an AsyncClient); yield ``(index, result)`` as each one ends,
     the result being the :class:`ApiResult` or the exception it raised (one
     failure never stops the others). Stops the workers when the consumer stops."""
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -241,3 +238,4 @@ def _unpack(spec: Any) -> tuple[str, dict[str, Any]]:
     if params.get("stream"):
         raise ConfigurationError(f"a bulk run returns whole results: drop stream=True from the {operation} call")
     return operation, params
+

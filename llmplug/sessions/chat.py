@@ -10,7 +10,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Union
 
-from llmplug.core.client import split_call_args
+from llmplug.core.base_client import split_call_args
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError
 from llmplug.core.models import ChatCompletion, Choice, Model, Usage
 from llmplug.core.streaming import text_chunk_relay

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from llmplug.core.client import split_call_args
+from llmplug.core.base_client import split_call_args
 from llmplug.core.convert import structure
 from llmplug.core.models import Model, Response, ResponseStreamEvent, TextChunk
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from llmplug.plugin import (
     APIConnectionError, APITimeoutError, CHUNK_SIZE, ErrorTable, hookimpl, backend_response,
-    map_exceptions, outgoing_headers, RejectCookies, Request, STDLIB_ERRORS, Transport, TransportSpec,
+    map_exceptions, outgoing_headers, RejectCookies, Request, Response, STDLIB_ERRORS, Transport, TransportSpec,
 )
 
 

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from llmplug.plugin import (
     APIConnectionError, CHUNK_SIZE, EnvironmentProxies, ErrorTable, hookimpl, backend_response, map_exceptions,
-    outgoing_headers, Request, STDLIB_ERRORS, threaded, Transport, TransportSpec,
+    outgoing_headers, Request, Response, STDLIB_ERRORS, threaded, Transport, TransportSpec,
 )
 
 
