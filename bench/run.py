@@ -1,12 +1,12 @@
 """Every performance figure of issue 12, measured side by side in one run.
 
-    python bench/run.py                  # every row, full run (~2 minutes)
-    python bench/run.py --quick          # fewer requests and rounds: a smoke run (~30 s)
+    python bench/run.py                  # every row, full run (~5 minutes; rows 10-12 take ~3)
+    python bench/run.py --quick          # fewer requests and rounds: a smoke run (~90 s)
     python bench/run.py --only 1,3,7     # some rows
     python bench/run.py --instructions   # add rows 1i 3i 7i: instructions under valgrind (+2-4 min)
     python bench/run.py --json           # machine-readable output
 
-openai-python rows need ``pip install -e '.[bench]'`` and are skipped without it.
+openai-python and aiohttp rows need ``pip install -e '.[bench]'`` and are skipped without it.
 
 How it measures: the fake OpenAI server (:class:`llmplug.testing.FakeAPI`)
 runs in its own process pinned to one CPU; every contender runs in a fresh
@@ -32,6 +32,15 @@ The rows (value = numerator / denominator, the goal beside it):
    raw ``urllib.request.urlopen`` + ``json.loads``                        (>= 1.5)
 8. chat req/s, llmplug(urllib) / llmplug(httpx)                           (>= 2)
 9. peak RSS (``ru_maxrss``) after one chat request, llmplug(httpx) / raw httpx (<= 1.1)
+10. async, 1000 chat requests at concurrency 64, req/s: ``AsyncClient(httpx)``
+   / openai-python's ``AsyncOpenAI``                                     (>= 3)
+   10a. the same with ``AsyncClient(aiohttp)``                            (>= 3)
+11. the same requests, ``AsyncClient(httpx)`` / raw ``httpx.AsyncClient.post``
+   + ``json.loads``                                                       (>= 0.9)
+   11a. the same with ``AsyncClient(aiohttp)``                            (>= 0.9)
+   11m. ``await client.map(calls, concurrency=64)`` (httpx) / raw httpx    (>= 0.9)
+12. 64 concurrent 1000-chunk streams, chunks/s: ``AsyncClient(httpx)``
+   ``async for`` / ``AsyncOpenAI`` ``async for``                          (>= 5)
 
 Import rows (5, 6) time whole fresh interpreters (start-up included), many
 times interleaved. With ``--instructions``, rows 1i, 3i and 7i count the
@@ -40,6 +49,20 @@ client process's instructions per request (per 1000-chunk stream) under
 raw / llmplug so the goal reads as for the wall-clock row. They leave out
 the server's time, so they are stricter than rows 1, 3 and 7, and the kernel's
 (7i: raw urlopen's new connection per request costs mostly system time).
+
+Async rows (10-12) run each contender on one ``asyncio.run`` loop: a sample is
+``asyncio.gather`` over one coroutine per request (per stream), each holding
+an ``asyncio.Semaphore(64)`` for its call; row 11m hands the same requests to
+``client.map(..., concurrency=64)`` instead. A chat sample is 1000 requests, a
+stream sample 64 streams started together, after a warm-up wave of 64 at
+once. Every pool allows 64 connections or more, each its library's default:
+httpx 100 (20 kept alive when idle) for raw httpx and llmplug's transport
+alike, aiohttp 100, ``AsyncOpenAI`` (on httpx2) 1000 (100 kept alive). Raw
+httpx keeps the default because keeping all 64 alive (``httpx.Limits(64, 64)``)
+makes it about 3x slower here: httpcore's pool scans every connection for each
+idle one. The server still answers on one CPU, so a row here is a ratio of
+throughputs the server may cap: the table gives the CPU share the client and
+the server used in the timed calls (medians; 100% = one CPU busy).
 """
 
 from __future__ import annotations
@@ -48,12 +71,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 # ---------------------------------------------------------------- the wire
 
 CHUNKS = 1000
+#: Calls in flight at once in the async rows.
+CONCURRENCY = 64
 API_KEY = "sk-bench"
 MODEL = "gpt-4.1"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
@@ -183,12 +208,102 @@ def openai_contender(base: str) -> Contender:
     return Contender(chat, stream, client.close)
 
 
+class AsyncContender(NamedTuple):
+    """An async client: coroutine functions as in :class:`Contender`, and optionally
+    ``batch(op, n)``, which runs ``n`` calls its own way at :data:`CONCURRENCY`
+    and returns the units done (instead of the harness's gather + semaphore)."""
+
+    chat: Callable[[], Awaitable[object]]
+    stream: Callable[[], Awaitable[int]] | None
+    close: Callable[[], Awaitable[object]]
+    batch: Callable[[str, int], Awaitable[int]] | None = None
+
+
+def async_llmplug_contender(base: str, transport: str, mapped: bool = False) -> AsyncContender:
+    """``AsyncClient(transport)``; ``mapped``: a lot of chats goes through ``client.map``."""
+    import llmplug
+
+    client = llmplug.new_async("openai", api_key=API_KEY, base_url=base, transport=transport, max_retries=0)
+    one = llmplug.call("chat.create", messages=MESSAGES)
+
+    async def chat() -> object:
+        return await client.create_chat_completion(MESSAGES)
+
+    async def stream() -> int:
+        n = 0
+        async with await client.create_chat_completion(MESSAGES, stream=True) as events:
+            async for _ in events:
+                n += 1
+        return n
+
+    async def batch(op: str, n: int) -> int:
+        if op != "chat":
+            raise SystemExit(f"client.map is measured on chat, not {op}")
+        results = await client.map([one] * n, concurrency=CONCURRENCY)
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
+        return len(results)
+
+    return AsyncContender(chat, stream, client.aclose, batch if mapped else None)
+
+
+def async_raw_httpx_contender(base: str) -> AsyncContender:
+    import httpx
+
+    # httpx's default pool, the one llmplug's transport builds: 100 connections, 20 kept alive. Keeping
+    # all 64 alive (Limits(64, 64)) makes it ~3x slower: httpcore's pool scans every connection per idle one.
+    client = httpx.AsyncClient()
+    url = base + "/chat/completions"
+
+    async def chat() -> object:
+        return json.loads((await client.post(url, content=BODY, headers=HEADERS)).content)
+
+    async def stream() -> int:
+        n = 0
+        async with client.stream("POST", url, content=STREAM_BODY, headers=STREAM_HEADERS) as resp:
+            async for line in resp.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    json.loads(line[6:])
+                    n += 1
+        return n
+
+    return AsyncContender(chat, stream, client.aclose)
+
+
+def async_openai_contender(base: str) -> AsyncContender:
+    import openai
+
+    # Its default pool (openai.DEFAULT_CONNECTION_LIMITS: 1000, 100 kept alive) already holds 64.
+    client = openai.AsyncOpenAI(base_url=base, api_key=API_KEY, max_retries=0)
+
+    async def chat() -> object:
+        return await client.chat.completions.create(model=MODEL, messages=MESSAGES)  # type: ignore[arg-type]
+
+    async def stream() -> int:
+        n = 0
+        async with await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as events:  # type: ignore[arg-type]
+            async for _ in events:
+                n += 1
+        return n
+
+    return AsyncContender(chat, stream, client.close)
+
+
 CONTENDERS: dict[str, Callable[[str], Contender]] = {
     "llmplug-httpx": lambda base: llmplug_contender(base, "httpx"),
     "llmplug-urllib": lambda base: llmplug_contender(base, "urllib"),
     "raw-httpx": raw_httpx_contender,
     "raw-urlopen": raw_urlopen_contender,
     "openai": openai_contender,
+}
+#: Built inside the worker's event loop (aiohttp wants one running).
+ASYNC_CONTENDERS: dict[str, Callable[[str], AsyncContender]] = {
+    "async-llmplug-httpx": lambda base: async_llmplug_contender(base, "httpx"),
+    "async-llmplug-aiohttp": lambda base: async_llmplug_contender(base, "aiohttp"),
+    "async-llmplug-httpx-map": lambda base: async_llmplug_contender(base, "httpx", mapped=True),
+    "async-raw-httpx": async_raw_httpx_contender,
+    "async-openai": async_openai_contender,
 }
 
 
@@ -218,6 +333,58 @@ def worker(name: str, op: str, url: str, n: int, warmup: int) -> dict[str, Any]:
     return {"units": units, "seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) process ``pid`` has used so far (0 when unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def async_work(name: str, op: str, url: str, n: int, warmup: int, server_pid: int | None = None) -> dict[str, Any]:
+    """:func:`worker` for an async contender: ``warmup`` then ``n`` ``op`` calls,
+    each lot at :data:`CONCURRENCY` at once. Also returns the CPU time this
+    process and the server (``server_pid``) used in the timed calls."""
+    import asyncio
+    import resource
+
+    contender = ASYNC_CONTENDERS[name](url + PREFIX[op])
+    call = contender.chat if op == "chat" else contender.stream
+    if call is None:
+        raise SystemExit(f"{name} has no {op} call")
+
+    async def gathered(count: int) -> int:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one() -> object:
+            async with gate:
+                return await call()
+
+        got = await asyncio.gather(*(one() for _ in range(count)))
+        if op == "stream":
+            if any(g != CHUNKS for g in got):
+                raise SystemExit(f"{name}: a stream gave {min(got)} chunks, not {CHUNKS}")  # type: ignore[type-var]
+            return count * CHUNKS
+        return count
+
+    run = gathered if contender.batch is None else (lambda count: contender.batch(op, count))  # type: ignore[misc]
+    if warmup:
+        await run(warmup)
+    cpu, server_cpu = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server_pid)
+    start = time.perf_counter()
+    units = await run(n)
+    seconds = time.perf_counter() - start
+    used, server_used = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server_pid)
+    await contender.close()
+    return {
+        "units": units, "seconds": seconds, "maxrss_kib": used.ru_maxrss,
+        "cpu_seconds": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
+        "server_cpu_seconds": server_used - server_cpu if server_pid else None,
+    }
+
+
 # ---------------------------------------------------------------- measures and rows (driver side)
 
 #: Fresh-interpreter programs timed whole by the import rows.
@@ -238,7 +405,11 @@ class Measure(NamedTuple):
 
     @property
     def needs_openai(self) -> bool:
-        return self.name in ("openai", "import-openai", "new-openai")
+        return self.name in ("openai", "import-openai", "new-openai", "async-openai")
+
+    @property
+    def needs_aiohttp(self) -> bool:
+        return "aiohttp" in self.name
 
     @property
     def unit(self) -> str:
@@ -248,6 +419,7 @@ class Measure(NamedTuple):
 UNITS = {
     "chat": "req/s", "stream": "chunks/s", "rss": "MiB", "import": "ms",
     "instr-chat": "instr/req", "instr-stream": "instr/stream",
+    "achat": "req/s", "astream": "chunks/s",  # async, CONCURRENCY at once
 }
 
 
@@ -277,6 +449,12 @@ ROWS = [
     _row("7", "chat req/s, llmplug(urllib) / raw urlopen+json.loads", "chat", "llmplug-urllib", "raw-urlopen", 1.5),
     _row("8", "chat req/s, llmplug(urllib) / llmplug(httpx)", "chat", "llmplug-urllib", "llmplug-httpx", 2),
     _row("9", "peak RSS after one chat, llmplug(httpx) / raw httpx", "rss", "llmplug-httpx", "raw-httpx", 1.1, at_least=False),
+    _row("10", "async 1k chats at 64, req/s, llmplug(httpx) / AsyncOpenAI", "achat", "async-llmplug-httpx", "async-openai", 3),
+    _row("10a", "async 1k chats at 64, req/s, llmplug(aiohttp) / AsyncOpenAI", "achat", "async-llmplug-aiohttp", "async-openai", 3),
+    _row("11", "async 1k chats at 64, req/s, llmplug(httpx) / raw httpx async", "achat", "async-llmplug-httpx", "async-raw-httpx", 0.9),
+    _row("11a", "async 1k chats at 64, req/s, llmplug(aiohttp) / raw httpx async", "achat", "async-llmplug-aiohttp", "async-raw-httpx", 0.9),
+    _row("11m", "async 1k chats, client.map(concurrency=64)(httpx) / raw httpx", "achat", "async-llmplug-httpx-map", "async-raw-httpx", 0.9),
+    _row("12", "64 async 1k-chunk streams, chunks/s, llmplug(httpx) / AsyncOpenAI", "astream", "async-llmplug-httpx", "async-openai", 5),
 ]
 #: ``--instructions`` rows: rows 1, 3 and 7 counted in client instructions, as
 #: raw / llmplug (fewer instructions is better) so each goal reads as its row's.
@@ -297,10 +475,14 @@ class Settings(NamedTuple):
     warmup: int
     instr_requests: int
     instr_streams: int
+    async_requests: int  # chat requests per async sample, CONCURRENCY at once
+    async_streams: int  # streams per async sample, CONCURRENCY at once
 
 
-FULL = Settings(reps=7, import_reps=21, requests=1000, streams=15, warmup=50, instr_requests=100, instr_streams=3)
-QUICK = Settings(reps=3, import_reps=7, requests=300, streams=4, warmup=20, instr_requests=30, instr_streams=1)
+FULL = Settings(reps=7, import_reps=21, requests=1000, streams=15, warmup=50, instr_requests=100, instr_streams=3,
+                async_requests=1000, async_streams=CONCURRENCY)
+QUICK = Settings(reps=3, import_reps=7, requests=300, streams=4, warmup=20, instr_requests=30, instr_streams=1,
+                 async_requests=300, async_streams=CONCURRENCY)
 
 #: The checkout whose llmplug is measured: first on every child's PYTHONPATH.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -316,6 +498,9 @@ class Runner:
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
         self.env["NO_PROXY"] = self.env["no_proxy"] = "127.0.0.1,localhost"
         self.url = ""
+        self.server_pid = 0
+        #: Per async sample: the share of one CPU the client and the server used.
+        self.cpu_shares: dict[Measure, list[tuple[float, float | None]]] = {}
 
     def spawn(self, argv: Sequence[str], cpus: set[int] | None, **kwargs: Any) -> Any:
         import subprocess
@@ -340,10 +525,12 @@ class Runner:
         if not self.url.startswith("http://"):
             server.kill()
             raise RuntimeError("the fake server did not start")
+        self.server_pid = server.pid
         return server
 
     def worker_argv(self, name: str, op: str, n: int, warmup: int) -> list[str]:
-        return [sys.executable, __file__, "--worker", name, "--op", op, "--url", self.url, "--n", str(n), "--warmup", str(warmup)]
+        argv = [sys.executable, __file__, "--worker", name, "--op", op, "--url", self.url, "--n", str(n), "--warmup", str(warmup)]
+        return [*argv, "--server-pid", str(self.server_pid)] if name in ASYNC_CONTENDERS else argv
 
     def sample(self, m: Measure) -> float:
         """One sample of ``m`` in its unit."""
@@ -357,6 +544,15 @@ class Runner:
         if m.kind in ("chat", "stream"):
             n = s.requests if m.kind == "chat" else s.streams
             result = self.work(m.name, m.kind, n, s.warmup if m.kind == "chat" else 2)
+            return result["units"] / result["seconds"]
+        if m.kind in ("achat", "astream"):
+            op = m.kind.removeprefix("a")
+            n = s.async_requests if op == "chat" else s.async_streams
+            result = self.work(m.name, op, n, CONCURRENCY)  # warm-up: one wave of CONCURRENCY at once
+            server = result["server_cpu_seconds"]
+            self.cpu_shares.setdefault(m, []).append(
+                (result["cpu_seconds"] / result["seconds"], None if server is None else server / result["seconds"])
+            )
             return result["units"] / result["seconds"]
         op = m.kind.removeprefix("instr-")
         n = s.instr_requests if op == "chat" else s.instr_streams
@@ -405,7 +601,10 @@ def fmt(value: float) -> str:
     return f"{value:,.3g}" if value < 10 else f"{value:,.1f}"
 
 
-def row_result(row: Row, samples: dict[Measure, list[float]], skipped: str | None) -> dict[str, Any]:
+def row_result(
+    row: Row, samples: dict[Measure, list[float]], skipped: str | None,
+    cpu_shares: dict[Measure, list[tuple[float, float | None]]] | None = None,
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "row": row.key, "figure": row.figure, "goal": row.goal, "op": ">=" if row.at_least else "<=",
         "unit": row.num.unit,
@@ -414,13 +613,23 @@ def row_result(row: Row, samples: dict[Measure, list[float]], skipped: str | Non
         return {**result, "skipped": skipped}
     num, den = median(samples[row.num]), median(samples[row.den])
     value = num / den
+
+    def side(m: Measure, med: float) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": m.name, "median": med, "samples": samples[m]}
+        shares = (cpu_shares or {}).get(m)
+        if shares:  # async rows: CPU used in the timed calls, as a share of one CPU (medians)
+            out["client_cpu"] = round(median([c for c, _ in shares]), 3)
+            servers = [s for _, s in shares if s is not None]
+            out["server_cpu"] = round(median(servers), 3) if servers else None
+        return out
+
     return {
         **result,
         "value": round(value, 4),
         "met": value >= row.goal if row.at_least else value <= row.goal,
         "round_ratios": [round(n / d, 4) for n, d in zip(samples[row.num], samples[row.den])],
-        "numerator": {"name": row.num.name, "median": num, "samples": samples[row.num]},
-        "denominator": {"name": row.den.name, "median": den, "samples": samples[row.den]},
+        "numerator": side(row.num, num),
+        "denominator": side(row.den, den),
     }
 
 
@@ -434,6 +643,9 @@ def print_table(results: Iterable[dict[str, Any]]) -> None:
         ratios = r["round_ratios"]
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
         detail = f"{fmt(r['numerator']['median'])} / {fmt(r['denominator']['median'])} {r['unit']}"
+        if r["numerator"].get("server_cpu") is not None and r["denominator"].get("server_cpu") is not None:
+            detail += (f"; CPU client {r['numerator']['client_cpu']:.0%} / {r['denominator']['client_cpu']:.0%},"
+                       f" server {r['numerator']['server_cpu']:.0%} / {r['denominator']['server_cpu']:.0%}")
         print(f"{r['row']:<4} {r['figure']:<64} {r['value']:>6.2f}  {goal:<7} {'yes' if r['met'] else 'no':<4} {spread:<11} {detail}")
 
 
@@ -463,8 +675,9 @@ def choose_rows(only: str | None, instructions: bool) -> list[Row]:
     wanted = {key.strip() for key in only.split(",") if key.strip()}
     unknown = wanted - {row.key for row in ROWS + INSTRUCTION_ROWS}
     if unknown:
-        raise SystemExit(f"--only: no row {', '.join(sorted(unknown))} (rows: 1-9, and 1i 3i 7i)")
-    return [row for row in ROWS + INSTRUCTION_ROWS if row.key in wanted or row in rows and row.key.rstrip("i") in wanted]
+        raise SystemExit(f"--only: no row {', '.join(sorted(unknown))} (rows: 1-12, 10a 11a 11m, and 1i 3i 7i)")
+    # A number picks its lettered rows too: 11 is 11, 11a and 11m (and 1 is 1i under --instructions).
+    return [row for row in ROWS + INSTRUCTION_ROWS if row.key in wanted or row in rows and row.key.rstrip("aim") in wanted]
 
 
 def pin_plan() -> tuple[set[int] | None, set[int] | None, str]:
@@ -488,20 +701,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", metavar="ROWS", help="comma-separated row numbers, e.g. 1,3,7")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     parser.add_argument("--instructions", action="store_true", help="add rows 1i, 3i, 7i: instructions under valgrind")
-    parser.add_argument("--requests", type=int, help="timed chat requests per sample")
-    parser.add_argument("--streams", type=int, help="timed 1000-chunk streams per sample")
+    parser.add_argument("--requests", type=int, help="timed chat requests per sample (sync rows)")
+    parser.add_argument("--streams", type=int, help="timed 1000-chunk streams per sample (sync rows)")
     internal = parser.add_argument_group("internal (one child process)")
     internal.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    internal.add_argument("--worker", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
+    internal.add_argument("--worker", choices=sorted([*CONTENDERS, *ASYNC_CONTENDERS]), help=argparse.SUPPRESS)
     internal.add_argument("--op", choices=sorted(PREFIX), default="chat", help=argparse.SUPPRESS)
     internal.add_argument("--url", help=argparse.SUPPRESS)
     internal.add_argument("--n", type=int, default=100, help=argparse.SUPPRESS)
     internal.add_argument("--warmup", type=int, default=10, help=argparse.SUPPRESS)
+    internal.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         return serve()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.op, args.url, args.n, args.warmup)))
+        if args.worker in ASYNC_CONTENDERS:
+            import asyncio
+
+            print(json.dumps(asyncio.run(async_work(args.worker, args.op, args.url, args.n, args.warmup, args.server_pid))))
+        else:
+            print(json.dumps(worker(args.worker, args.op, args.url, args.n, args.warmup)))
         return
 
     settings = (QUICK if args.quick else FULL)._replace(
@@ -513,10 +732,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.sched_setaffinity(0, server_cpus)  # this driver mostly waits: keep it off the clients' CPU
     runner = Runner(settings, server_cpus, client_cpus)
     has_openai = subprocess.run([sys.executable, "-c", "import openai"], env=runner.env, capture_output=True).returncode == 0
+    has_aiohttp = subprocess.run([sys.executable, "-c", "import aiohttp"], env=runner.env, capture_output=True).returncode == 0
     has_valgrind = shutil.which(VALGRIND) is not None
     skips = {
         row.key: reason for row in rows for reason in [
             "pip install -e '.[bench]'" if not has_openai and (row.num.needs_openai or row.den.needs_openai) else
+            "aiohttp not installed (pip install -e '.[bench]')" if not has_aiohttp and (row.num.needs_aiohttp or row.den.needs_aiohttp) else
             "valgrind not found (apt-get install valgrind)" if not has_valgrind and row.num.kind.startswith("instr") else None
         ] if reason
     }
@@ -535,7 +756,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for snippet in {m.name for m in measures if m.kind == "import"}:  # compile the .pyc files first
             runner.run([sys.executable, "-c", SNIPPETS[snippet]])
         groups = (
-            ([m for m in measures if m.kind in ("chat", "stream", "rss")], settings.reps),
+            ([m for m in measures if m.kind in ("chat", "stream", "rss", "achat", "astream")], settings.reps),
             ([m for m in measures if m.kind == "import"], settings.import_reps),
             ([m for m in measures if m.kind.startswith("instr")], 1),  # counts barely vary
         )
@@ -545,14 +766,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         server.stdin.close()
         server.wait(10)
     log("")
-    results = [row_result(row, samples, skips.get(row.key)) for row in rows]
+    results = [row_result(row, samples, skips.get(row.key), runner.cpu_shares) for row in rows]
     info["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps({"machine": info, "settings": settings._asdict(), "rows": results}, indent=2))
         return
     print(f"llmplug {info['commit']} · {info['date']} · {info['cpu']} · {cpus} · Python {info['python']} · "
           f"httpx {info['httpx']} · openai {info['openai']}")
-    print(f"medians of {settings.reps} rounds ({settings.requests} requests, {settings.streams} streams a sample), "
+    concurrent = (f"; async: {settings.async_requests} requests, {settings.async_streams} streams a sample, {CONCURRENCY} at once"
+                  if any(m.kind.startswith("a") for m in measures) else "")
+    print(f"medians of {settings.reps} rounds ({settings.requests} requests, {settings.streams} streams a sample{concurrent}), "
           f"imports {settings.import_reps} runs each; {info['seconds']} s\n")
     print_table(results)
 
