@@ -161,12 +161,26 @@ def _with_async_sleep(retry: llmplug.RetryPolicy) -> llmplug.RetryPolicy:
     return attrs.evolve(retry, asleep=asleep)
 
 
+#: The bridges made during the current test (the conftest closes them after it).
+opened: list[AsyncBridge] = []
+
+
 def new(provider: str = "openai", **options: Any) -> Any:
     """``llmplug.new``, but an ``async-`` transport name gives an :class:`AsyncBridge`."""
     transport = options.get("transport")
     if isinstance(transport, str) and transport.startswith(PREFIX):
-        return AsyncBridge(provider, **options)
+        bridge = AsyncBridge(provider, **options)
+        opened.append(bridge)
+        return bridge
     return _sync_new(provider, **options)
+
+
+def close_opened() -> None:
+    """Close the bridges a test left open (their connections, not left to the collector)."""
+    while opened:
+        bridge = opened.pop()
+        if not bridge.client._closed:
+            bridge.close()
 
 
 _sync_new = llmplug.new

@@ -33,9 +33,11 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def async_bridge(monkeypatch: pytest.MonkeyPatch) -> None:
+def async_bridge(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """``llmplug.new(..., transport="async-httpx")`` builds an AsyncClient behind a sync bridge."""
     monkeypatch.setattr(llmplug, "new", async_bridge_module.new)
+    yield
+    async_bridge_module.close_opened()
 
 
 @pytest.fixture(scope="session")

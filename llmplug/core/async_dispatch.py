@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from .dispatch import DriverBase
 from .errors import APIError
 from .exchange import ApiResult, Done, Exchange, Fail, OpenStream, Pages, ReadBody, Send, Step
-from .http import WAITING, AsyncTransport, Request, Response, Timeout
+from .http import WAITING, AsyncTransport, Request, Response
 from .streaming import AsyncStream, aiter_events
-from .values import NOT_GIVEN
 
 __all__ = ["AsyncDispatcher", "Pacer"]
 
@@ -49,16 +48,14 @@ class AsyncDispatcher(DriverBase):
         params: dict[str, Any],
         *,
         callback: Callable[[Any], Any] | None = None,
-        timeout: Timeout | float | None = NOT_GIVEN,
-        max_retries: int | None = None,
-        headers: Mapping[str, str] | None = None,
         pacer: Pacer | None = None,
+        **options: Any,
     ) -> ApiResult | AsyncStream[Any]:
         """As :meth:`Dispatcher.call <llmplug.core.dispatch.Dispatcher.call>`; a
         stream is an :class:`AsyncStream`, and ``callback`` may be a coroutine
         function. A ``pacer`` (a bulk run's) is awaited before each attempt is
         sent and told of each failed attempt and of the result."""
-        exchange = self.exchange(operation, params, callback, timeout, max_retries, headers)
+        exchange = self.exchange(operation, params, callback, **options)
         if pacer is not None:
             exchange.observe = pacer.on_error
         step = exchange.start()

@@ -74,12 +74,15 @@ class DriverBase:
         self,
         operation: str,
         params: dict[str, Any],
-        callback: Callable[[Any], Any] | None,
-        timeout: Timeout | float | None | Any,
-        max_retries: int | None,
-        headers: Mapping[str, str] | None,
+        callback: Callable[[Any], Any] | None = None,
+        *,
+        timeout: Timeout | float | None | Any = NOT_GIVEN,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Exchange:
-        """The decisions of one call (see :meth:`Dispatcher.call` for the arguments)."""
+        """The decisions of one call: ``timeout`` (for this call; NOT_GIVEN: the
+        client's), ``max_retries`` (``None``: the client's) and extra ``headers``
+        are the per-call options both drivers' ``call`` take."""
         limits = self.settings.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
         return Exchange(
             self.settings,
@@ -107,24 +110,18 @@ class Dispatcher(DriverBase):
     transport: Transport
 
     def call(
-        self,
-        operation: str,
-        params: dict[str, Any],
-        *,
-        callback: Callable[[Any], None] | None = None,
-        timeout: Timeout | float | None = NOT_GIVEN,
-        max_retries: int | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, operation: str, params: dict[str, Any], *, callback: Callable[[Any], None] | None = None, **options: Any
     ) -> ApiResult | Stream[Any]:
         """Run ``operation``. With ``params["stream"]`` true: a :class:`Stream`, or with
         ``callback`` the result assembled after calling it for each event.
+        ``options``: the per-call ``timeout``, ``max_retries`` and ``headers`` (see :meth:`exchange`).
 
         A failed attempt is retried while nothing has reached the caller: a
         plain call until its body is decoded, a stream until it is handed over
         (with a callback: until the first event is). ``timeout.total`` bounds
         the whole call: every attempt, every wait between them and the body.
         """
-        exchange = self.exchange(operation, params, callback, timeout, max_retries, headers)
+        exchange = self.exchange(operation, params, callback, **options)
         deadline = None if exchange.deadline is None else _deadline(exchange.deadline, exchange.limits.total or 0.0)
         try:
             return self._drive(exchange, callback, deadline)

@@ -34,16 +34,23 @@ class ToolJob:
     is_async: bool = False
 
 
+def _advance(plan: Plan, outcome: Any, error: BaseException | None) -> tuple[bool, Any]:
+    """Send ``plan`` the last step's outcome (or throw its error): ``(True, the
+    plan's return value)`` when it is done, else ``(False, its next step)``."""
+    try:
+        return False, plan.send(outcome) if error is None else plan.throw(error)
+    except StopIteration as stop:
+        return True, stop.value
+
+
 def drive(plan: Plan) -> Any:
     """Run ``plan`` with a sync client: calls and tools one after another."""
-    outcome: Any = None
-    error: BaseException | None = None
+    outcome, error = None, None
     while True:
-        try:
-            step = plan.send(outcome) if error is None else plan.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        error = None
+        finished, step = _advance(plan, outcome, error)
+        if finished:
+            return step
+        outcome, error = None, None
         try:
             outcome = [_sync_tool(job) for job in step] if isinstance(step, list) else step()
         except BaseException as exc:  # thrown into the plan, which rolls back and re-raises
@@ -55,23 +62,18 @@ async def adrive(plan: Plan) -> Any:
     import asyncio
     import inspect
 
-    outcome: Any = None
-    error: BaseException | None = None
+    outcome, error = None, None
     while True:
-        try:
-            step = plan.send(outcome) if error is None else plan.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        error = None
+        finished, step = _advance(plan, outcome, error)
+        if finished:
+            return step
+        outcome, error = None, None
         try:
             if isinstance(step, list):
-                outcome = list(await asyncio.gather(
-                    *(job.run() if job.is_async else asyncio.to_thread(job.run) for job in step)
-                ))
-            else:
-                outcome = step()
-                if inspect.isawaitable(outcome):
-                    outcome = await outcome
+                runs = (job.run() if job.is_async else asyncio.to_thread(job.run) for job in step)
+                outcome = list(await asyncio.gather(*runs))
+            elif inspect.isawaitable(outcome := step()):
+                outcome = await outcome
         except BaseException as exc:
             error = exc
 

@@ -142,7 +142,8 @@ def test_only_argument_warning_names_the_argument_not_the_variable(good_and_brok
     monkeypatch.setenv("LLMPLUG_LOAD_PLUGINS", "good")
     with pytest.warns(UserWarning) as record:
         PluginManager(only=["nope"]).load()
-    assert [str(w.message) for w in record] == [
+    # Only the warnings of the loader: a socket an earlier test left to the collector may warn here too.
+    assert [str(w.message) for w in record if not issubclass(w.category, ResourceWarning)] == [
         "PluginManager(only=...) names nope, but no installed llmplug plugin has that name"
     ]
 
