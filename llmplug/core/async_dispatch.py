@@ -126,25 +126,20 @@ class AsyncDispatcher(DriverBase):
         await self.transport.aclose()
 
 
-async def _within(exchange: Exchange, step: Awaitable[T], request: Request, what: str, end: Any = None) -> T:
-    """``await step``, at most until the call's total deadline (then APITimeoutError).
-    With ``end``, ``step`` is an ``__anext__`` and the end of iteration returns it."""
-    try:
-        if exchange.deadline is None:
-            return await step
-        left = exchange.deadline - exchange.clock()
-        if left <= 0:
-            if inspect.iscoroutine(step):
-                step.close()
-            raise asyncio.TimeoutError
-        return await asyncio.wait_for(step, left)
-    except StopAsyncIteration:
-        if end is None:
-            raise
-        return end  # type: ignore[no-any-return]
-    except asyncio.TimeoutError:
-        from .deadline import total_timeout_error
+async def _within(exchange: Exchange, step: Awaitable[T], request: Request, what: str) -> T:
+    """``await step``, at most until the call's total deadline (then APITimeoutError)."""
+    if exchange.deadline is None:
+        return await step
+    from .deadline import total_timeout_error
 
+    left = exchange.deadline - exchange.clock()
+    if left <= 0:
+        if inspect.iscoroutine(step):
+            step.close()
+        raise total_timeout_error(exchange.limits.total or 0.0, request, what)
+    try:
+        return await asyncio.wait_for(step, left)
+    except asyncio.TimeoutError:
         raise total_timeout_error(exchange.limits.total or 0.0, request, what) from None
 
 
@@ -158,7 +153,11 @@ class _DeadlineBody:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks = self._stream.__aiter__()
-        while (chunk := await _within(self._exchange, chunks.__anext__(), self._request, _READING, _END)) is not _END:
+        while True:
+            try:
+                chunk = await _within(self._exchange, chunks.__anext__(), self._request, _READING)
+            except StopAsyncIteration:
+                return
             yield chunk
 
     async def aclose(self) -> None:
