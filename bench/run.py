@@ -41,6 +41,15 @@ The rows (value = numerator / denominator, the goal beside it):
    11m. ``await client.map(calls, concurrency=64)`` (httpx) / raw httpx    (>= 0.9)
 12. 64 concurrent 1000-chunk streams, chunks/s: ``AsyncClient(httpx)``
    ``async for`` / ``AsyncOpenAI`` ``async for``                          (>= 5)
+13. the strict JSON schema of a 50-field nested attrs class, as each call asks
+   for it (cached per type), ms per call                                 (<= 1)
+14. a 100 KB typed reply parsed into attrs instances (``json.loads`` + cattrs)
+   per second / pydantic's ``model_validate_json`` into models of the same
+   shape                                                                  (no goal)
+
+Rows 13 and 14 run ``bench/bench_structured.py --measure NAME`` in a fresh
+process per sample (``python bench/bench_structured.py`` prints them all,
+the first, uncached schema call too).
 
 Import rows (5, 6) time whole fresh interpreters (start-up included), many
 times interleaved. With ``--instructions``, rows 1i, 3i and 7i count the
@@ -412,6 +421,10 @@ class Measure(NamedTuple):
         return "aiohttp" in self.name
 
     @property
+    def needs_pydantic(self) -> bool:
+        return self.name == "parse-pydantic"
+
+    @property
     def unit(self) -> str:
         return UNITS[self.kind]
 
@@ -420,6 +433,7 @@ UNITS = {
     "chat": "req/s", "stream": "chunks/s", "rss": "MiB", "import": "ms",
     "instr-chat": "instr/req", "instr-stream": "instr/stream",
     "achat": "req/s", "astream": "chunks/s",  # async, CONCURRENCY at once
+    "struct": "ms or /s",  # bench/bench_structured.py: schema ms/call, parse replies/s
 }
 
 
@@ -430,11 +444,11 @@ class Row(NamedTuple):
     figure: str
     num: Measure
     den: Measure
-    goal: float
+    goal: float | None  # None: measured, with no goal set
     at_least: bool = True
 
 
-def _row(key: str, figure: str, kind: str, num: str, den: str, goal: float, at_least: bool = True) -> Row:
+def _row(key: str, figure: str, kind: str, num: str, den: str, goal: float | None, at_least: bool = True) -> Row:
     """A row measuring ``kind`` of contender ``num`` over contender ``den``."""
     return Row(key, figure, Measure(kind, num), Measure(kind, den), goal, at_least)
 
@@ -455,6 +469,10 @@ ROWS = [
     _row("11a", "async 1k chats at 64, req/s, llmplug(aiohttp) / raw httpx async", "achat", "async-llmplug-aiohttp", "async-raw-httpx", 0.9),
     _row("11m", "async 1k chats, client.map(concurrency=64)(httpx) / raw httpx", "achat", "async-llmplug-httpx-map", "async-raw-httpx", 0.9),
     _row("12", "64 async 1k-chunk streams, chunks/s, llmplug(httpx) / AsyncOpenAI", "astream", "async-llmplug-httpx", "async-openai", 5),
+    _row("13", "strict schema of a 50-field nested attrs class, cached: ms/call", "struct", "schema-cached", "one-ms", 1,
+         at_least=False),
+    _row("14", "100 KB typed reply parsed/s: llmplug (attrs, cattrs) / pydantic", "struct", "parse-llmplug", "parse-pydantic",
+         None),
 ]
 #: ``--instructions`` rows: rows 1, 3 and 7 counted in client instructions, as
 #: raw / llmplug (fewer instructions is better) so each goal reads as its row's.
@@ -539,6 +557,11 @@ class Runner:
             start = time.perf_counter()
             self.run([sys.executable, "-c", SNIPPETS[m.name]])
             return (time.perf_counter() - start) * 1e3
+        if m.kind == "struct":
+            if m.name == "one-ms":
+                return 1.0
+            out, _ = self.run([sys.executable, os.path.join(ROOT, "bench", "bench_structured.py"), "--measure", m.name])
+            return float(out)
         if m.kind == "rss":
             return self.work(m.name, "chat", 0, 1)["maxrss_kib"] / 1024
         if m.kind in ("chat", "stream"):
@@ -626,7 +649,7 @@ def row_result(
     return {
         **result,
         "value": round(value, 4),
-        "met": value >= row.goal if row.at_least else value <= row.goal,
+        "met": None if row.goal is None else value >= row.goal if row.at_least else value <= row.goal,
         "round_ratios": [round(n / d, 4) for n, d in zip(samples[row.num], samples[row.den])],
         "numerator": side(row.num, num),
         "denominator": side(row.den, den),
@@ -636,7 +659,7 @@ def row_result(
 def print_table(results: Iterable[dict[str, Any]]) -> None:
     print(f"{'row':<4} {'figure':<64} {'value':>6}  {'goal':<7} {'met':<4} {'rounds':<11} medians (numerator / denominator)")
     for r in results:
-        goal = f"{'≥' if r['op'] == '>=' else '≤'} {r['goal']:g}"
+        goal = "-" if r["goal"] is None else f"{'≥' if r['op'] == '>=' else '≤'} {r['goal']:g}"
         if "skipped" in r:
             print(f"{r['row']:<4} {r['figure']:<64} {'-':>6}  {goal:<7} {'-':<4} {'-':<11} skipped: {r['skipped']}")
             continue
@@ -646,7 +669,7 @@ def print_table(results: Iterable[dict[str, Any]]) -> None:
         if r["numerator"].get("server_cpu") is not None and r["denominator"].get("server_cpu") is not None:
             detail += (f"; CPU client {r['numerator']['client_cpu']:.0%} / {r['denominator']['client_cpu']:.0%},"
                        f" server {r['numerator']['server_cpu']:.0%} / {r['denominator']['server_cpu']:.0%}")
-        print(f"{r['row']:<4} {r['figure']:<64} {r['value']:>6.2f}  {goal:<7} {'yes' if r['met'] else 'no':<4} {spread:<11} {detail}")
+        print(f"{r['row']:<4} {r['figure']:<64} {r['value']:>6.2f}  {goal:<7} {'-' if r['met'] is None else 'yes' if r['met'] else 'no':<4} {spread:<11} {detail}")
 
 
 def machine(runner: Runner, cpus: str) -> dict[str, Any]:
@@ -675,7 +698,7 @@ def choose_rows(only: str | None, instructions: bool) -> list[Row]:
     wanted = {key.strip() for key in only.split(",") if key.strip()}
     unknown = wanted - {row.key for row in ROWS + INSTRUCTION_ROWS}
     if unknown:
-        raise SystemExit(f"--only: no row {', '.join(sorted(unknown))} (rows: 1-12, 10a 11a 11m, and 1i 3i 7i)")
+        raise SystemExit(f"--only: no row {', '.join(sorted(unknown))} (rows: 1-14, 10a 11a 11m, and 1i 3i 7i)")
     # A number picks its lettered rows too: 11 is 11, 11a and 11m (and 1 is 1i under --instructions).
     return [row for row in ROWS + INSTRUCTION_ROWS if row.key in wanted or row in rows and row.key.rstrip("aim") in wanted]
 
@@ -733,11 +756,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     runner = Runner(settings, server_cpus, client_cpus)
     has_openai = subprocess.run([sys.executable, "-c", "import openai"], env=runner.env, capture_output=True).returncode == 0
     has_aiohttp = subprocess.run([sys.executable, "-c", "import aiohttp"], env=runner.env, capture_output=True).returncode == 0
+    has_pydantic = subprocess.run([sys.executable, "-c", "import pydantic"], env=runner.env, capture_output=True).returncode == 0
     has_valgrind = shutil.which(VALGRIND) is not None
     skips = {
         row.key: reason for row in rows for reason in [
             "pip install -e '.[bench]'" if not has_openai and (row.num.needs_openai or row.den.needs_openai) else
             "aiohttp not installed (pip install -e '.[bench]')" if not has_aiohttp and (row.num.needs_aiohttp or row.den.needs_aiohttp) else
+            "pydantic not installed (pip install -e '.[bench]')" if not has_pydantic and row.den.needs_pydantic else
             "valgrind not found (apt-get install valgrind)" if not has_valgrind and row.num.kind.startswith("instr") else None
         ] if reason
     }
@@ -756,7 +781,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for snippet in {m.name for m in measures if m.kind == "import"}:  # compile the .pyc files first
             runner.run([sys.executable, "-c", SNIPPETS[snippet]])
         groups = (
-            ([m for m in measures if m.kind in ("chat", "stream", "rss", "achat", "astream")], settings.reps),
+            ([m for m in measures if m.kind in ("chat", "stream", "rss", "achat", "astream", "struct")], settings.reps),
             ([m for m in measures if m.kind == "import"], settings.import_reps),
             ([m for m in measures if m.kind.startswith("instr")], 1),  # counts barely vary
         )

@@ -7,10 +7,6 @@
 
 from __future__ import annotations
 
-# The plugin subpackages (docstrings only; nothing in them is imported here)
-# come first, so the functions below own the names ``llmplug.providers`` and
-# ``llmplug.transports``: a plugin module imported later sets an attribute on
-# its own package, never on this one.
 from typing import TYPE_CHECKING, Any
 
 # The plugin subpackages (docstrings only; nothing in them is imported here)
@@ -28,15 +24,21 @@ from .core.errors import (
     BadRequestError,
     ConfigurationError,
     ConflictError,
+    ContentFilterFinishReasonError,
     InternalServerError,
+    InvalidJSONError,
+    LengthFinishReasonError,
     LLMPlugError,
     MissingAPIKeyError,
     NotFoundError,
     PermissionDeniedError,
     PluginError,
     RateLimitError,
+    RefusalError,
     StreamError,
     StreamTimeoutError,
+    StructuredOutputError,
+    StructuredValidationError,
     TransportNotInstalledError,
     UnknownProviderError,
     UnknownTransportError,
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
     from .core.retry import RetryPolicy
     from .core.specs import ProviderSpec, TransportSpec
     from .core.streaming import Stream
+    from .core.schema import json_schema
+    from .core.structured import FunctionTool, function_tool
     from .sessions import ChatSession, ResponsesChatSession
     from .sessions.asynchronous import AsyncChatSession, AsyncResponsesChatSession
 
@@ -80,6 +84,9 @@ _LAZY = {
     "ProviderSpec": "llmplug.core.specs",
     "TransportSpec": "llmplug.core.specs",
     "Stream": "llmplug.core.streaming",
+    "json_schema": "llmplug.core.schema",
+    "FunctionTool": "llmplug.core.structured",
+    "function_tool": "llmplug.core.structured",
     "ChatSession": "llmplug.sessions",
     "AsyncChatSession": "llmplug.sessions.asynchronous",
     "AsyncResponsesChatSession": "llmplug.sessions.asynchronous",
@@ -165,4 +172,6 @@ __all__ = [
     "Stream", "StreamError", "StreamTimeoutError", "Timeout", "Transport", "TransportNotInstalledError", "TransportSpec", "UnknownProviderError",
     "UnknownTransportError", "UnprocessableEntityError", "UnsupportedOperationError", "default_plugin_manager",
     "Progress", "call", "hookimpl", "new", "new_async", "plugins", "providers", "transports",
+    "ContentFilterFinishReasonError", "InvalidJSONError", "LengthFinishReasonError", "RefusalError",
+    "StructuredOutputError", "StructuredValidationError", "FunctionTool", "function_tool", "json_schema",
 ]

@@ -17,7 +17,9 @@ from __future__ import annotations
 from .core import models
 from .core.convert import structure
 from .core.defaults import error_message, status_error
-from .core.encoding import encode_json, encode_multipart, generic_request, key_header, path_segment, query_string
+from .core.encoding import (
+    encode_json, encode_multipart, generic_request, key_header, merge_params, path_segment, query_string,
+)
 from .core.errors import (
     REQUEST_ID_HEADERS,
     APIConnectionError,
@@ -79,7 +81,7 @@ __all__ = [
     "OPERATIONS", "Operation", "get_operation", "require_model", "with_defaults", "models", "structure", "Model", "ChatCompletion",
     "ChatCompletionChunk", "ChatMessage", "Completion", "Embedding", "EmbeddingList", "ModelInfo", "ModelList", "Usage",
     # building requests
-    "encode_json", "encode_multipart", "generic_request", "key_header", "path_segment", "query_string",
+    "encode_json", "encode_multipart", "generic_request", "key_header", "merge_params", "path_segment", "query_string",
     # streams
     "SSEEvent", "DONE", "SKIP", "StreamParser", "Terminated", "parse_json_event",
     # errors

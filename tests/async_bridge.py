@@ -59,6 +59,14 @@ class SyncStream:
     def until_done(self) -> Any:
         return self._loop.run(self._stream.until_done())
 
+    def snapshots(self) -> Iterator[Any]:
+        snapshots = self._stream.snapshots()
+        while True:
+            try:
+                yield self._loop.run(snapshots.__anext__())
+            except StopAsyncIteration:
+                return
+
     def __enter__(self) -> SyncStream:
         return self
 

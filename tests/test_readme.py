@@ -1,25 +1,55 @@
-"""The README's examples run, so they cannot drift from the code."""
+"""The examples of README.md and docs/structured.md run, so they cannot drift from the code."""
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 import re
 import subprocess
 import sys
+import types
 
 import pytest
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+STRUCTURED = ROOT / "docs" / "structured.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+#: docs/structured.md's blocks, each from a line opening with ```python to the next line that is ```.
+STRUCTURED_BLOCKS = re.findall(r"^```python\n(.*?)^```$", STRUCTURED.read_text(encoding="utf-8"), flags=re.S | re.M)
 
 
 def test_readme_has_examples():
     assert len(BLOCKS) >= 4
 
 
+def run_example(source: str, where: str, name: str) -> None:
+    """Run ``source`` as a user's module would run: not under this file's
+    ``from __future__ import annotations`` (``dont_inherit``), and as a module in
+    ``sys.modules``, where dataclasses and ``typing.get_type_hints`` look up names."""
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    try:
+        exec(compile(source, where, "exec", dont_inherit=True), module.__dict__)
+    finally:
+        del sys.modules[name]
+
+
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_python_example(index, capsys):
-    exec(compile(BLOCKS[index], f"README.md[python block {index}]", "exec"), {"__name__": "__readme__"})
+    run_example(BLOCKS[index], f"README.md[python block {index}]", "__readme__")
+
+
+def test_structured_doc_has_examples():
+    assert len(STRUCTURED_BLOCKS) >= 5
+
+
+@pytest.mark.parametrize("index", range(len(STRUCTURED_BLOCKS)))
+def test_structured_doc_python_example(index, capsys):
+    source = STRUCTURED_BLOCKS[index]
+    if re.search(r"^\s*import pydantic\b", source, flags=re.M) and importlib.util.find_spec("pydantic") is None:
+        pytest.skip("this example uses pydantic, which is not installed")
+    run_example(source, f"docs/structured.md[python block {index}]", "__structured_doc__")
 
 
 def test_readme_first_command_runs_offline():

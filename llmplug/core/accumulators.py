@@ -431,11 +431,12 @@ def text_chunk_relay(callback: Callable[[TextChunk, Any], Any]) -> Callable[[Any
                 outcome = callback(TextChunk(delta.content or "", choice.index, delta.tool_calls, delta.refusal or None), event.raw)
                 if outcome is not None and hasattr(outcome, "__await__"):
                     pending = [*(pending or ()), outcome]
-        return None if pending is None else _in_order(pending)
+        return None if pending is None else in_order(pending)
 
     return relay
 
 
-async def _in_order(awaitables: list[Any]) -> None:
+async def in_order(awaitables: list[Any]) -> None:
+    """Await ``awaitables`` one after the other."""
     for awaitable in awaitables:
         await awaitable

@@ -108,7 +108,7 @@ class AsyncDispatcher(DriverBase):
     def _open_stream(self, exchange: Exchange, response: Response) -> AsyncStream[Any]:
         parse, accumulator = self.stream_parts(exchange)
         events = aiter_events(response, parse, accumulator, provider=self.settings.provider.name, on_error=exchange.finish)
-        return AsyncStream(events, response, accumulator)
+        return AsyncStream(events, response, accumulator, exchange.expectation)
 
     async def _deliver(self, stream: AsyncStream[Any], first: Any, callback: Callable[[Any], Any]) -> ApiResult:
         """Hand ``first`` and the rest of ``stream`` to ``callback`` (awaited when it

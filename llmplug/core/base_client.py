@@ -31,6 +31,21 @@ from .streaming import Stream, text_chunk_relay
 __all__ = ["BaseClient", "Callback", "split_call_args"]
 
 _CALL_OPTIONS = ("timeout", "max_retries", "extra_headers")
+#: The operations that take a type (``response_format=T``), typed tools and ``partial_callback``.
+_TYPED_OPERATIONS = frozenset({"chat.create", "responses.create"})
+_TYPED_KEYS = frozenset({"partial_callback", "on_refusal", "text_format"})
+
+
+def _asks_typed(params: Mapping[str, Any]) -> bool:
+    """Whether a call's params hold a type, a typed tool or a partial callback
+    (checked without loading :mod:`llmplug.core.structured`)."""
+    if not _TYPED_KEYS.isdisjoint(params):
+        return True
+    fmt = params.get("response_format")
+    if fmt is not None and not isinstance(fmt, Mapping):
+        return True
+    tools = params.get("tools")
+    return isinstance(tools, (list, tuple)) and any(not isinstance(tool, Mapping) for tool in tools)
 Callback = Callable[..., Any]
 
 configure_from_env()  # LLMPLUG_LOG, read when the first client module loads
@@ -209,6 +224,10 @@ class BaseClient:
         """:meth:`call`, with options for the driver (a bulk run's ``pacer``)."""
         if self._closed:
             raise ConfigurationError("this client is closed: make a new one with llmplug.new(...)")
+        if operation in _TYPED_OPERATIONS and _asks_typed(params):
+            from .structured import prepare_call  # loaded only for typed calls
+
+            params, callback, driver["expectation"] = prepare_call(self.plugins, self.provider, operation, params, callback)
         call_opts = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
         if "max_retries" in call_opts:
             _check_retries(call_opts["max_retries"])

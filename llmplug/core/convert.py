@@ -36,6 +36,7 @@ def get_converter() -> Any:
 
 
 def _build_converter() -> Any:
+    import attrs
     import cattrs
     from cattrs.gen import make_dict_structure_fn, override
 
@@ -48,7 +49,8 @@ def _build_converter() -> Any:
     converter.register_structure_hook(bytes, lambda v, _: base64.b64decode(v) if isinstance(v, str) else bytes(v))
 
     def model_hook(cls: type[Model]) -> Callable[[Any, Any], Model]:
-        fields = make_dict_structure_fn(cls, converter, raw=override(omit=True), shaped=override(omit=True))
+        derived = {a.name: override(omit=True) for a in attrs.fields(cls) if a.metadata.get("derived")}
+        fields = make_dict_structure_fn(cls, converter, raw=override(omit=True), shaped=override(omit=True), **derived)
         post = usage_details if issubclass(cls, Usage) else None
 
         def structure(data: Any, _: Any) -> Model:

@@ -26,6 +26,7 @@ from .streaming import Stream, accumulator_for, iter_events
 
 if TYPE_CHECKING:
     from .deadline import Deadline
+    from .structured import Expectation
 
 __all__ = ["ApiResult", "Dispatcher", "DriverBase"]
 
@@ -79,10 +80,12 @@ class DriverBase:
         timeout: Timeout | float | None | Any = NOT_GIVEN,
         max_retries: int | None = None,
         headers: Mapping[str, str] | None = None,
+        expectation: Expectation | None = None,
     ) -> Exchange:
         """The decisions of one call: ``timeout`` (for this call; NOT_GIVEN: the
-        client's), ``max_retries`` (``None``: the client's) and extra ``headers``
-        are the per-call options both drivers' ``call`` take."""
+        client's), ``max_retries`` (``None``: the client's), extra ``headers`` and
+        the ``expectation`` of a typed result are the per-call options both
+        drivers' ``call`` take."""
         limits = self.settings.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
         return Exchange(
             self.settings,
@@ -92,6 +95,7 @@ class DriverBase:
             max_retries=self.settings.retry.max_retries if max_retries is None else max_retries,
             extra_headers=headers,
             streams_out=bool(params.get("stream")) and callback is None,
+            expectation=expectation,
         )
 
     def stream_parts(self, exchange: Exchange) -> tuple[Callable[[SSEEvent], Any], Accumulator]:
@@ -191,7 +195,7 @@ class Dispatcher(DriverBase):
         parse, accumulator = self.stream_parts(exchange)
         # A mid-stream error is scrubbed and stamped like the errors of call().
         events = iter_events(response, parse, accumulator, provider=self.settings.provider.name, on_error=exchange.finish)
-        return Stream(events, response, accumulator)
+        return Stream(events, response, accumulator, exchange.expectation)
 
     def _deliver(self, stream: Stream[Any], first: Any, callback: Callable[[Any], None]) -> ApiResult:
         """Hand ``first`` and the rest of ``stream`` to ``callback``; the assembled result."""

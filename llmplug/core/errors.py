@@ -14,6 +14,12 @@
         ├── StreamError                      a stream broke, ended early or held bad data
         │   └── StreamTimeoutError           ...by a timeout (also an APITimeoutError)
         ├── APIResponseValidationError       a 2xx body that is not what was promised
+        ├── StructuredOutputError            the reply is not the typed output asked for
+        │   ├── RefusalError                 the model refused (``.refusal``)
+        │   ├── LengthFinishReasonError      the reply was cut by the token limit
+        │   ├── ContentFilterFinishReasonError  the reply was stopped by a content filter
+        │   ├── InvalidJSONError             the reply is not JSON
+        │   └── StructuredValidationError    JSON that does not fit the type (``.errors``)
         └── APIStatusError                   a non-2xx status
             ├── BadRequestError 400          ├── ConflictError 409
             ├── AuthenticationError 401      ├── UnprocessableEntityError 422
@@ -39,7 +45,10 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "ContentFilterFinishReasonError",
     "InternalServerError",
+    "InvalidJSONError",
+    "LengthFinishReasonError",
     "LLMPlugError",
     "make_status_error",
     "MissingAPIKeyError",
@@ -47,11 +56,14 @@ __all__ = [
     "PermissionDeniedError",
     "PluginError",
     "RateLimitError",
+    "RefusalError",
     "REQUEST_ID_HEADERS",
     "request_id_of",
     "status_error_class",
     "StreamError",
     "StreamTimeoutError",
+    "StructuredOutputError",
+    "StructuredValidationError",
     "UnknownNameError",
     "UnknownProviderError",
     "UnknownTransportError",
@@ -170,6 +182,60 @@ class APIResponseValidationError(APIError):
         super().__init__(message, **base)  # request=, provider=
         self.body = body
         self.status_code = status_code
+
+
+class StructuredOutputError(APIError):
+    """The reply is not the typed output asked for (``response_format=T``,
+    ``text_format=T``). Raised only when a type was given (a typed tool's bad
+    arguments go back to the model instead); keeps what came:
+
+    - ``raw_text``: the reply's text as it came (``""`` when there was none);
+    - ``completion``: the whole result (a ChatCompletion or Response) it came in;
+    - ``response_format``: the type asked for;
+    - ``errors``: where it failed (``"expected int @ $.age"``...), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_text: str = "",
+        completion: Any = None,
+        response_format: Any = None,
+        errors: Iterable[str] = (),
+        **base: Any,
+    ) -> None:
+        super().__init__(message, **base)  # request=, provider=
+        self.raw_text = raw_text
+        self.completion = completion
+        self.response_format = response_format
+        self.errors = list(errors)
+
+
+class RefusalError(StructuredOutputError):
+    """The model refused: ``refusal`` is its words (OpenAI's ``message.refusal``, or
+    why Gemini blocked the prompt). ``on_refusal="return"`` returns the result instead."""
+
+    def __init__(self, message: str, *, refusal: str, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.refusal = refusal
+
+
+class LengthFinishReasonError(StructuredOutputError):
+    """The reply was cut by the token limit (``finish_reason == "length"``, Gemini's
+    ``MAX_TOKENS``, an incomplete response); ``raw_text`` is the part that came."""
+
+
+class ContentFilterFinishReasonError(StructuredOutputError):
+    """A content filter stopped the reply (``finish_reason == "content_filter"``)."""
+
+
+class InvalidJSONError(StructuredOutputError):
+    """The reply is not JSON (``errors`` says where it broke)."""
+
+
+class StructuredValidationError(StructuredOutputError):
+    """The reply is JSON that does not fit the type: ``errors`` lists each place."""
 
 
 #: status -> the APIStatusError subclass declared for it (``class X(APIStatusError, status=N)``).

@@ -28,7 +28,9 @@ from typing import Any, Union
 
 import attrs
 
-from .errors import APIError, APIResponseValidationError, APIStatusError, APITimeoutError, request_id_of
+from .errors import (
+    APIError, APIResponseValidationError, APIStatusError, APITimeoutError, StructuredOutputError, request_id_of,
+)
 from .http import REDACTED, Headers, Request, Response, Timeout, check_headers, redact_url
 from .values import Secret
 from .logs import logger
@@ -143,6 +145,7 @@ class Exchange:
         streams_out: bool = False,
         clock: Callable[[], float] = time.monotonic,
         observe: Callable[[APIError], Any] | None = None,
+        expectation: Any = None,
     ) -> None:
         self.settings = settings
         self.operation = operation
@@ -159,6 +162,8 @@ class Exchange:
         self._redirects = 0
         #: Told of every failed attempt before it is decided on (a bulk run's pace keeper).
         self.observe = observe
+        #: The checks of a typed result (``response_format=T``): :class:`~llmplug.core.structured.Expectation`.
+        self.expectation = expectation
 
     # ------------------------------------------------------------ requests
 
@@ -227,6 +232,11 @@ class Exchange:
             body = self._decode(response, raw)
         except APIError as exc:
             return self.on_error(exc)
+        if self.expectation is not None:
+            try:
+                self.expectation.check(body, request=response.request)
+            except StructuredOutputError as exc:  # the reply came whole: not retried
+                return Fail(self.finish(exc))
         return Done(ApiResult(response.status_code, body, response.headers))
 
     def on_error(self, exc: APIError) -> Step:

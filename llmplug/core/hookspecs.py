@@ -12,6 +12,7 @@ plugin needs no guard on ``provider.family``.
 
 Call order for one API call (see :mod:`llmplug.core.dispatch`)::
 
+    [llmplug_structured_output, llmplug_function_tool: once, for typed outputs and tools]
     llmplug_build_request -> llmplug_authenticate -> transport.send
         -> llmplug_parse_response (-> llmplug_next_page) | llmplug_stream_parser | llmplug_parse_error
 """
@@ -28,12 +29,14 @@ __all__ = [
     "llmplug_authenticate",
     "llmplug_build_request",
     "llmplug_create_transport",
+    "llmplug_function_tool",
     "llmplug_next_page",
     "llmplug_parse_error",
     "llmplug_parse_response",
     "llmplug_register_providers",
     "llmplug_register_transports",
     "llmplug_stream_parser",
+    "llmplug_structured_output",
     "PROJECT",
 ]
 
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from .http import Request, Response, Transport
     from .specs import ProviderSpec, TransportSpec
     from .sse import SSEEvent
+    from .structured import FunctionTool, OutputFormat
 
 PROJECT = "llmplug"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -185,4 +189,46 @@ def llmplug_parse_error(provider: ProviderSpec, operation: str, response: Respon
     :param body: the decoded JSON, or the text when it is not JSON.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_structured_output(provider: ProviderSpec, operation: str, output: OutputFormat) -> dict[str, Any] | None:
+    """The API params that ask ``provider`` for a reply of the type the caller
+    gave (``response_format=T``, ``text_format=T``). Called once per call, before
+    :func:`llmplug_build_request`; the params returned are merged into the
+    call's (a dict value merged key by key, so ``text={"verbosity": ...}``
+    stays). Must not do I/O.
+
+    When no plugin answers, the JSON schema is sent as the OpenAI-style params
+    every built-in mapping takes: ``response_format={"type": "json_schema",
+    "json_schema": {"name", "schema"}}`` for ``"chat.create"``, ``text={"format":
+    {"type": "json_schema", "name", "schema"}}`` for ``"responses.create"``
+    (:meth:`OutputFormat.default_params`).
+
+    :param operation: ``"chat.create"`` or ``"responses.create"``.
+    :param output: the type (``.type``), its name (``.name``), its JSON schema
+        (``.schema``, shared: do not change it), ``.strict_schema()`` for servers
+        with OpenAI's strict rules (a root that is no object is wrapped in
+        ``{"value": ...}``, which parsing then unwraps), ``.enum_values`` when the
+        type is a bare Enum or Literal.
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_function_tool(provider: ProviderSpec, operation: str, tool: FunctionTool) -> dict[str, Any] | None:
+    """The ``tools`` entry that declares the typed function ``tool`` to ``provider``
+    (``llmplug.function_tool(fn)``, or a function a session's ``run()`` was
+    given). Called once per call for each such tool. Must not do I/O.
+
+    When no plugin answers: ``{"type": "function", "function": {"name",
+    "description", "parameters": tool.schema}}``, the shape every built-in
+    mapping takes (:meth:`FunctionTool.default_declaration`).
+
+    :param tool: ``.name``, ``.description``, ``.schema`` (the parameters' JSON
+        schema, shared: do not change it) and ``.strict_schema()``.
+
+    .. versionadded:: 0.3
     """

@@ -56,6 +56,12 @@ __all__ = [
 _model = attrs.define(slots=True, kw_only=True, repr=False, eq=False)
 
 
+def _derived() -> Any:
+    """A field the client fills in after the JSON (``parsed``): not read from the
+    JSON, not compared, not shown."""
+    return attrs.field(default=None, eq=False, repr=False, metadata={"derived": True})
+
+
 @_model
 class Model:
     """Base of every result model: attribute access plus the raw JSON.
@@ -178,6 +184,8 @@ class ChatMessage(Model):
     refusal: str | None = None
     #: Reasoning text a provider returned apart from the content (thoughts, reasoning summaries...).
     reasoning: str | None = None
+    #: The content as an instance of the ``response_format`` type asked for (``None`` without one).
+    parsed: Any = _derived()
 
     def __str__(self) -> str:
         return self.content if isinstance(self.content, str) else ""
@@ -217,6 +225,16 @@ class ChatCompletion(_Completion):
     def content(self) -> str | None:
         """The text of choice 0, or ``None``."""
         return self.choices[0].message.content if self.choices else None
+
+    @property
+    def parsed(self) -> Any:
+        """Choice 0's ``message.parsed``: the ``response_format`` type's instance, or ``None``."""
+        return self.choices[0].message.parsed if self.choices else None
+
+    @property
+    def refusal(self) -> str | None:
+        """Choice 0's refusal, or ``None``."""
+        return self.choices[0].message.refusal if self.choices else None
 
     def __str__(self) -> str:
         content = self.content
@@ -442,6 +460,8 @@ class Response(Model):
     incomplete_details: Any = None
     instructions: Any = None
     previous_response_id: str | None = None
+    #: The output text as an instance of the ``text_format`` type asked for (``None`` without one).
+    output_parsed: Any = _derived()
 
     def get_output_text(self) -> str:
         """All ``output_text`` parts of all message items, joined."""

@@ -19,7 +19,8 @@ class TypedHooks(PluginRegistry):
     """Calls each llmplug hook of the loaded plugins.
 
     A hook about one provider's call (build_request, authenticate,
-    parse_response, stream_parser, next_page, parse_error) reaches only the
+    parse_response, stream_parser, next_page, parse_error, structured_output,
+    function_tool) reaches only the
     plugins that registered a provider of that provider's family, and the
     plugins that registered no provider at all (wrappers, gateways): a family's
     plugin needs no ``if provider.family != ...`` guard.
@@ -101,6 +102,16 @@ class TypedHooks(PluginRegistry):
 
     def next_page(self, provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
         return self._for_family("llmplug_next_page", provider)(provider=provider, operation=operation, params=params, result=result)
+
+    def structured_output(self, provider: ProviderSpec, operation: str, output: Any) -> dict[str, Any]:
+        """The params asking for ``output`` (an OutputFormat); its defaults when no plugin answers."""
+        params = self._for_family("llmplug_structured_output", provider)(provider=provider, operation=operation, output=output)
+        return output.default_params(operation) if params is None else params
+
+    def function_tool(self, provider: ProviderSpec, operation: str, tool: Any) -> dict[str, Any]:
+        """The ``tools`` entry declaring ``tool`` (a FunctionTool); its default when no plugin answers."""
+        entry = self._for_family("llmplug_function_tool", provider)(provider=provider, operation=operation, tool=tool)
+        return tool.default_declaration() if entry is None else entry
 
     def parse_error(self, provider: ProviderSpec, operation: str, response: Response, body: Any) -> Any:
         error = self._for_family("llmplug_parse_error", provider)(provider=provider, operation=operation, response=response, body=body)

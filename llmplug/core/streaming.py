@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_UNCHECKED: Any = object()
 
 
 def iter_events(
@@ -104,8 +105,11 @@ class _StreamBase(Generic[T]):
     """What :class:`Stream` and :class:`AsyncStream` share: the response, and
     ``final``, the assembled result once the stream was read to its end."""
 
-    def __init__(self, events: Any, response: Response, accumulator: Accumulator) -> None:
+    def __init__(self, events: Any, response: Response, accumulator: Accumulator, expectation: Any = None) -> None:
         self._events = events
+        #: The checks of a typed result (``response_format=T``), run once on the assembled result.
+        self._expectation = expectation
+        self._checked: Any = _UNCHECKED
         self.response = response
         self._accumulator = accumulator
         self.status_code = response.status_code
@@ -125,7 +129,16 @@ class _StreamBase(Generic[T]):
         arrived) unless the stream was read to its end."""
         accumulator = self._accumulator
         if accumulator.finished:
-            return accumulator.result()
+            if self._expectation is None:
+                return accumulator.result()
+            if self._checked is _UNCHECKED:  # parse once; a typed error is raised each time
+                try:
+                    self._checked = self._expectation.check(accumulator.result(), request=self.response.request)
+                except APIError as exc:
+                    self._checked = exc
+            if isinstance(self._checked, APIError):
+                raise self._checked
+            return self._checked
         error = accumulator.failed
         if error is not None:
             why = f"it failed with {type(error).__name__}: {error}"
@@ -180,6 +193,21 @@ class Stream(_StreamBase[T]):
             continue
         return self.final
 
+    def snapshots(self) -> Iterator[Any]:
+        """Read the stream, yielding the partial JSON value of its text (choice 0,
+        or the Responses output text) after each event that changed it: plain
+        dicts, lists and strings, each a prefix of the final value. ``final``
+        (with ``.parsed``) once it ends."""
+        from .structured import PartialTracker
+
+        tracker = PartialTracker()
+        for event in self:
+            snapshot = tracker.update(event)
+            if snapshot is not tracker.nothing:
+                yield snapshot
+        if (snapshot := tracker.end()) is not tracker.nothing:
+            yield snapshot
+
 
 class AsyncStream(_StreamBase[T]):
     """:class:`Stream` for an async client: ``async for`` it; ``aclose()``, leaving
@@ -212,3 +240,15 @@ class AsyncStream(_StreamBase[T]):
         async for _ in self:
             continue
         return self.final
+
+    async def snapshots(self) -> AsyncIterator[Any]:
+        """:meth:`Stream.snapshots`, ``async for``."""
+        from .structured import PartialTracker
+
+        tracker = PartialTracker()
+        async for event in self:
+            snapshot = tracker.update(event)
+            if snapshot is not tracker.nothing:
+                yield snapshot
+        if (snapshot := tracker.end()) is not tracker.nothing:
+            yield snapshot

@@ -15,7 +15,9 @@ built from it. ``stream_include_usage`` says the server takes
 ``stream_options.include_usage``, which chat sessions ask for when they stream;
 ``embeddings_base64`` asks for embeddings as base64 when the caller named no
 ``encoding_format`` (a quarter of the bytes, decoded with ``array``, as
-openai-python does) and hands back the same lists of floats. ``retry_info`` asks
+openai-python does) and hands back the same lists of floats. ``schema_inline_refs`` sends
+typed schemas with every ``$ref`` inlined, no ``$defs`` (Gemini's endpoint maps
+them onto a schema form without references). ``retry_info`` asks
 the ``gemini`` plugin's ``llmplug_parse_error`` wrapper to set ``retry_after`` from Google's ``RetryInfo``. Extra fields such as thought signatures
 (``extra_content.google.thought_signature``) stay on the tool call, so a
 replayed history sends them back unchanged.
@@ -33,7 +35,6 @@ from typing import Any, Callable
 from llmplug.plugin import (
     ChatCompletion,
     ChatCompletionChunk,
-    ConfigurationError,
     DONE,
     encode_json,
     encode_multipart,
@@ -131,6 +132,7 @@ PROVIDERS = (
             "stop_means_tool_calls": True,
             "fill_tool_call_ids": True,
             "retry_info": True,
+            "schema_inline_refs": True,
             "unsupported_operations": {
                 **dict.fromkeys(
                     ("responses.create", "responses.retrieve", "responses.delete", "responses.cancel"),
@@ -208,6 +210,34 @@ def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[s
 
 
 llmplug_authenticate = key_header("Authorization", "Bearer ")
+
+
+@hookimpl(trylast=True)
+def llmplug_structured_output(provider: ProviderSpec, operation: str, output: Any) -> dict[str, Any] | None:
+    """Strict mode: the schema under OpenAI's strict rules, ``strict: true``; as
+    ``response_format`` for Chat Completions, ``text.format`` for Responses."""
+    spec: dict[str, Any] = {
+        "name": output.name,
+        "schema": output.strict_schema(inline_refs=bool(provider.options.get("schema_inline_refs"))),
+        "strict": True,
+    }
+    if output.description:
+        spec["description"] = output.description
+    if operation == "responses.create":
+        return {"text": {"format": {"type": "json_schema", **spec}}}
+    return {"response_format": {"type": "json_schema", "json_schema": spec}}
+
+
+@hookimpl(trylast=True)
+def llmplug_function_tool(provider: ProviderSpec, operation: str, tool: Any) -> dict[str, Any] | None:
+    """A typed tool, strict where its schema allows (``"strict": true``)."""
+    declaration = tool.default_declaration(operation)
+    schema = tool.strict_schema(inline_refs=bool(provider.options.get("schema_inline_refs")))
+    if schema is not None:
+        function = declaration if operation == "responses.create" else declaration["function"]
+        function["parameters"] = schema
+        function["strict"] = True
+    return declaration
 
 
 @hookimpl(trylast=True)

@@ -6,7 +6,6 @@ import copy
 import functools
 import inspect
 import json
-import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Union
 
@@ -187,7 +186,10 @@ class ChatSession(Session):
         self.last_finish_reason = choice.finish_reason
         if append_response:
             self.messages.append(reply)
-        return reply if "tool_calls" in reply or "function_call" in reply else reply["content"]
+        if "tool_calls" in reply or "function_call" in reply:
+            return reply
+        fmt = params.get("response_format")
+        return choice.message.parsed if fmt is not None and not isinstance(fmt, Mapping) else reply["content"]
 
     # ------------------------------------------------------------ beyond Lua: the tool loop
 
@@ -201,15 +203,19 @@ class ChatSession(Session):
         **overrides: Any,
     ) -> Reply:
         """Send ``message`` and answer the model's tool calls with ``tools``
-        (``{name: function}``, or functions named by ``__name__``) until it
-        replies in text or ``max_turns`` requests were made.
+        (``{name: function}``, functions named by ``__name__``, or
+        :func:`llmplug.function_tool` objects) until it replies in text or
+        ``max_turns`` requests were made.
 
-        Arguments are parsed from JSON and passed as keywords; what a function
-        returns is sent back (a string as is, anything else as JSON). Bad JSON,
-        an exception or an unknown tool name is reported to the model as the
-        tool result. When the session declares no ``tools``/``functions``,
+        Arguments are parsed from JSON and structured into the types of the
+        function's parameters (attrs classes, dataclasses, pydantic models,
+        Enums, lists...), then passed as keywords; what a function returns is
+        sent back (a string as is, anything else as JSON). Bad JSON, arguments
+        that do not fit (the message names the field), an exception or an
+        unknown tool name is reported to the model as the tool result, and the
+        loop goes on. When the session declares no ``tools``/``functions``,
         declarations are built from the functions' signatures and sent with
-        each request of the run. Returns what the last :meth:`send` returned
+        each request of the run (strict where the provider has a strict mode). Returns what the last :meth:`send` returned
         (the assistant message if ``max_turns`` ran out with calls pending).
         ``message=None`` continues from the history (answering its pending
         tool calls first, if it ends with them). If a request fails the
@@ -224,7 +230,7 @@ class ChatSession(Session):
             raise ConfigurationError(f"max_turns must be a whole number >= 1, not {max_turns!r}")
         table = _tool_table(tools)
         if not (self.tools or self.functions or "tools" in overrides or "functions" in overrides) and table:
-            overrides["tools"] = [tool_declaration(name, fn) for name, fn in table.items()]
+            overrides["tools"] = list(table.values())  # the client declares each for its provider
         saved = (list(self.messages), self.last_completion, self.last_usage, self.last_finish_reason)
         try:
             pending = self.last_message()
@@ -290,19 +296,26 @@ def _assistant_message(choice: Choice) -> Message:
 # ---------------------------------------------------------------- tools
 
 
-def _tool_table(tools: Any) -> dict[str, Callable[..., Any]]:
+def _tool_table(tools: Any) -> dict[str, Any]:
+    """``{name: FunctionTool}`` from a dict of functions, or functions and
+    :class:`~llmplug.FunctionTool` objects named by themselves."""
+    from llmplug.core.structured import FunctionTool  # loaded for a tool loop only
+
     if isinstance(tools, Mapping):
-        table = dict(tools)
+        items = list(tools.items())
     else:
-        table = {}
+        items = []
         for fn in tools:
-            name = getattr(fn, "__name__", None)
+            name = getattr(fn, "name", None) if isinstance(fn, FunctionTool) else getattr(fn, "__name__", None)
             if not callable(fn) or not name or name == "<lambda>":
                 raise ConfigurationError(f"run(): name each tool with a dict {{name: function}}; cannot name {fn!r}")
-            table[name] = fn
-    for name, fn in table.items():
+            items.append((name, fn))
+    table = {}
+    for name, fn in items:
         if not isinstance(name, str) or not callable(fn):
             raise ConfigurationError(f"run(): tools must map names to functions; got {name!r}: {fn!r}")
+        tool = fn if isinstance(fn, FunctionTool) and fn.name == name else None
+        table[name] = tool or FunctionTool(fn.fn if isinstance(fn, FunctionTool) else fn, name=name)
     return table
 
 
@@ -316,10 +329,11 @@ def _calls_of(reply: Message) -> list[tuple[str, Any]]:
     return calls
 
 
-def _tool_jobs(reply: Message, tools: Mapping[str, Callable[..., Any]]) -> list[ToolJob]:
+def _tool_jobs(reply: Message, tools: Mapping[str, Any]) -> list[ToolJob]:
     """One job per tool call of ``reply`` (see :mod:`llmplug.sessions.plans`)."""
     return [
-        ToolJob(str(name), functools.partial(run_tool, tools, name, arguments), inspect.iscoroutinefunction(tools.get(name)))
+        ToolJob(str(name), functools.partial(run_tool, tools, name, arguments),
+                isinstance(name, str) and name in tools and tools[name].is_coroutine)
         for name, arguments in _calls_of(reply)
     ]
 
@@ -335,21 +349,24 @@ def _tool_messages(reply: Message, outputs: list[str]) -> list[Message]:
     return messages
 
 
-def run_tool(tools: Mapping[str, Callable[..., Any]], name: Any, arguments: Any) -> Any:
-    """Call tool ``name`` with JSON ``arguments``; the result, or the error, as
-    text (an awaitable of it for a coroutine function)."""
-    fn = tools.get(name) if isinstance(name, str) else None
-    if fn is None:
+def run_tool(tools: Mapping[str, Any], name: Any, arguments: Any) -> Any:
+    """Call tool ``name`` with JSON ``arguments``, structured into its parameters'
+    types; the result, or the error, as text (an awaitable of it for a coroutine
+    function)."""
+    tool = tools.get(name) if isinstance(name, str) else None
+    if tool is None:
         available = ", ".join(sorted(tools)) or "(none)"
         return f"Error: unknown tool {name!r}; available tools: {available}"
+    if not hasattr(tool, "parse_arguments"):  # a plain function: made a FunctionTool
+        from llmplug.core.structured import FunctionTool
+
+        tool = FunctionTool(tool, name=name)
     try:
-        args = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else (arguments or {})
-    except ValueError as exc:
-        return f"Error: the arguments are not valid JSON ({exc}): {arguments!r}"
-    if not isinstance(args, dict):
-        return f"Error: the arguments must be a JSON object, not {json.dumps(args)}"
+        kwargs = tool.parse_arguments(arguments)
+    except ValueError as exc:  # reported to the model, which may call again
+        return f"Error: invalid arguments for {name!r}: {exc}"
     try:
-        result = fn(**args)
+        result = tool.fn(**kwargs)
     except Exception as exc:  # reported to the model, which may retry
         return _tool_error(exc)
     return _awaited_tool_text(result) if inspect.isawaitable(result) else _tool_text(result)
@@ -370,29 +387,10 @@ def _tool_text(result: Any) -> str:
     return result if isinstance(result, str) else json.dumps(result, default=str)
 
 
-_JSON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", tuple: "array", dict: "object"}
-
-
 def tool_declaration(name: str, fn: Callable[..., Any]) -> dict[str, Any]:
     """A Chat Completions tool declaration for ``fn``: its docstring and a JSON
-    schema of its parameters from their annotations."""
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        hints = {}
-    properties: dict[str, Any] = {}
-    required = []
-    for param in inspect.signature(fn).parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        hint = hints.get(param.name)
-        kind = _JSON_TYPES.get(typing.get_origin(hint) or hint)
-        properties[param.name] = {"type": kind} if kind else {}
-        if param.default is param.empty:
-            required.append(param.name)
-    function: dict[str, Any] = {"name": name}
-    doc = inspect.getdoc(fn)
-    if doc:
-        function["description"] = doc
-    function["parameters"] = {"type": "object", "properties": properties, "required": required}
-    return {"type": "function", "function": function}
+    schema of its parameters from their type hints (provider-neutral; a
+    session's ``run()`` lets the provider make it strict)."""
+    from llmplug.core.structured import FunctionTool
+
+    return FunctionTool(fn, name=name).default_declaration()

@@ -70,12 +70,20 @@ async def adrive(plan: Plan) -> Any:
         outcome, error = None, None
         try:
             if isinstance(step, list):
-                runs = (job.run() if job.is_async else asyncio.to_thread(job.run) for job in step)
+                runs = (_awaited(job.run()) if job.is_async else asyncio.to_thread(job.run) for job in step)
                 outcome = list(await asyncio.gather(*runs))
             elif inspect.isawaitable(outcome := step()):
                 outcome = await outcome
         except BaseException as exc:
             error = exc
+
+
+async def _awaited(outcome: Any) -> Any:
+    """An async tool's outcome: awaited, unless it is already the text (an
+    error found before the tool was called, such as arguments that do not fit)."""
+    import inspect
+
+    return await outcome if inspect.isawaitable(outcome) else outcome
 
 
 def _sync_tool(job: ToolJob) -> Any:

@@ -9,6 +9,8 @@ The default service is OpenAI's API under ``/v1`` (see
 :mod:`llmplug.testing.openai_api`). Another API is a :class:`Service`
 subclass with its own :class:`RouteTable`, registered with
 :func:`register_service` or passed as ``FakeAPI(services=[...])``.
+Structured outputs are answered alike by every service: a deterministic
+instance of the request's JSON Schema (:mod:`llmplug.testing.schemas`).
 """
 
 from __future__ import annotations

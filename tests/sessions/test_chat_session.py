@@ -581,13 +581,14 @@ def test_run_executes_tool_calls_until_a_text_reply(client, api, stream):
         {"role": "tool", "tool_call_id": call_id, "content": "5"},
         assistant("Tool result: 5"),
     ]
-    declaration = {
+    declaration = {  # typed: declared strict for OpenAI
         "type": "function",
         "function": {
             "name": "add",
             "description": "Add two numbers.",
             "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-                           "required": ["a", "b"]},
+                           "required": ["a", "b"], "additionalProperties": False},
+            "strict": True,
         },
     }
     assert len(api.requests) == 2
@@ -622,11 +623,12 @@ def test_run_reports_bad_arguments(client, api):
     api.queue(*CHAT, json=completion(tool_call_message(("c1", "add", "{not json"), ("c2", "add", "[1, 2]"),
                                                        ("c3", "add", '{"a": 1}')), "tool_calls"))
     session = client.new_chat_session()
-    assert session.run("go", {"add": add}).startswith("Tool result: Error: TypeError")
+    assert session.run("go", {"add": add}).startswith("Tool result: Error: invalid arguments for 'add'")
     contents = [m["content"] for m in session.messages if m["role"] == "tool"]
-    assert contents[0].startswith("Error: the arguments are not valid JSON (") and contents[0].endswith("'{not json'")
-    assert contents[1] == "Error: the arguments must be a JSON object, not [1, 2]"
-    assert contents[2].startswith("Error: TypeError: ") and "'b'" in contents[2]
+    bad = "Error: invalid arguments for 'add': "
+    assert contents[0].startswith(bad + "the arguments are not valid JSON (") and contents[0].endswith("'{not json'")
+    assert contents[1] == bad + "the arguments must be a JSON object, not [1, 2]"
+    assert contents[2] == bad + "missing required argument @ $.b"
 
 
 def test_run_stops_at_max_turns(client, api):
@@ -700,7 +702,7 @@ def test_tool_declaration_from_signature():
             "parameters": {
                 "type": "object",
                 "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
-                               "detailed": {"type": "boolean"}, "hours": {"type": "array"}},
+                               "detailed": {"type": "boolean"}, "hours": {"type": "array", "items": {"type": "integer"}}},
                 "required": ["city"],
             },
         },

@@ -27,6 +27,7 @@ from .plugin import (
     llmplug_parse_response,
     llmplug_register_providers,
     llmplug_stream_parser,
+    llmplug_structured_output,
 )
 
 #: The rooms' public names, imported on first use: a client of another
@@ -72,4 +73,5 @@ __all__ = [
     "llmplug_parse_response",
     "llmplug_register_providers",
     "llmplug_stream_parser",
+    "llmplug_structured_output",
 ]

@@ -1,7 +1,9 @@
 """The ``gemini`` plugin's hooks: it registers the native provider and answers each
 hook for the ``gemini`` family by calling the room that does the job (request
 mapping, authentication with ``x-goog-api-key``, response mapping, stream parsing,
-paging through ``nextPageToken``, errors). One wrapper reaches past the family:
+paging through ``nextPageToken``, errors, typed outputs as ``responseJsonSchema``).
+Typed tools need no hook of its own: their default declaration's ``parameters``
+become ``parametersJsonSchema``. One wrapper reaches past the family:
 ``llmplug_parse_error`` gives ``retry_after`` from Google's ``RetryInfo`` to the
 errors of any provider whose spec sets the option ``retry_info`` (``gemini-openai``,
 registered by the OpenAI plugin), whoever built the error.
@@ -68,6 +70,19 @@ def llmplug_stream_parser(provider: ProviderSpec, operation: str) -> Callable[[S
     from .stream import stream_parser
 
     return stream_parser(operation)
+
+
+@hookimpl(trylast=True)
+def llmplug_structured_output(provider: ProviderSpec, operation: str, output: Any) -> dict[str, Any] | None:
+    """JSON Schema as ``responseJsonSchema`` (it takes ``$defs``, ``anyOf`` and
+    ``additionalProperties``, which ``responseSchema`` refuses); a bare Enum of
+    strings as ``text/x.enum``, whose reply is the value itself."""
+    values = output.enum_values
+    if values is not None and all(isinstance(value, str) for value in values):
+        config = {"responseMimeType": "text/x.enum", "responseSchema": {"type": "STRING", "enum": values}}
+    else:
+        config = {"responseMimeType": "application/json", "responseJsonSchema": output.schema}
+    return {"generationConfig": config}
 
 
 @hookimpl(trylast=True)

@@ -16,6 +16,7 @@ from llmplug.plugin import (
     ConfigurationError,
     encode_json,
     generic_request,
+    merge_params,
     ProviderSpec,
     query_string,
     Request,
@@ -205,23 +206,12 @@ def chat_body(params: dict[str, Any]) -> dict[str, Any]:
         )
     for name, value in params.items():  # Gemini's own fields, untouched
         if name in ("generationConfig", "toolConfig") and isinstance(value, Mapping):
-            body[name] = _merge(body.get(name, {}), value)
+            body[name] = merge_params(body.get(name, {}), value)
         else:
             body[name] = value
     if config:
-        body["generationConfig"] = _merge(config, body.get("generationConfig", {}))
+        body["generationConfig"] = merge_params(config, body.get("generationConfig", {}))
     return body
-
-
-def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` on top of ``base``, merging nested dicts."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _response_format(fmt: Any) -> dict[str, Any]:

@@ -32,9 +32,18 @@ Deterministic rules, the same as the OpenAI fake's:
 - tokens are whitespace-separated words; ``maxOutputTokens`` keeps that many
   (``finishReason: MAX_TOKENS``); ``stopSequences`` cut the text;
   ``candidateCount`` gives candidates ``i > 0`` the suffix ``" (choice i)"``;
-- ``responseMimeType: application/json`` answers JSON: an instance of
-  ``responseJsonSchema``/``responseSchema`` whose strings are the reply, else
-  ``{"text": reply}``;
+- ``responseMimeType: application/json`` answers JSON: the
+  :func:`~llmplug.testing.schemas.schema_instance` of ``responseJsonSchema``
+  or ``responseSchema`` (strings are the reply, numbers its word count, enums
+  their first value, ``$ref`` followed...), else ``{"text": reply}``;
+  ``text/x.enum`` answers the schema's first ``enum`` value, bare. Setting
+  both schemas, a schema with another MIME type, or ``text/x.enum`` with a
+  schema that has no ``enum`` is a 400. ``responseJsonSchema`` takes any JSON
+  Schema (``$defs``/``$ref``, ``anyOf``, ``additionalProperties``, type lists);
+  ``responseSchema`` and a declaration's ``parameters`` are Google's
+  ``Schema`` message, so the parser refuses ``$ref``, ``$defs``,
+  ``additionalProperties`` ("Unknown name ... Cannot find field") and type
+  lists ("Proto field is not repeating");
 - embeddings are the OpenAI fake's vectors (:func:`embedding_vector`).
 
 Scripted answers: :meth:`GeminiService.script_reply` (reach the service of a

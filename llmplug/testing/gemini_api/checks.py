@@ -21,8 +21,8 @@ from .common import GeminiError, _invalid, _show
 _PROTO = "type.googleapis.com/google.ai.generativelanguage.v1beta."
 
 #: Request messages by name: field (camelCase) -> type. ``[`` marks a repeated
-#: field; ``any`` a message not checked deeper; ``struct`` a JSON object;
-#: ``value`` any JSON.
+#: field, ``{`` a map from strings; ``any`` a message not checked deeper;
+#: ``struct`` a JSON object; ``value`` any JSON.
 MESSAGES: dict[str, dict[str, str]] = {
     "GenerateContentRequest": {
         "model": "string", "systemInstruction": "Content", "contents": "[Content", "tools": "[Tool",
@@ -48,15 +48,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "googleSearch": "any", "computerUse": "any", "urlContext": "any", "fileSearch": "any", "googleMaps": "any",
     },
     "FunctionDeclaration": {
-        "name": "string", "description": "string", "parameters": "any", "parametersJsonSchema": "value",
-        "response": "any", "responseJsonSchema": "value", "behavior": "enum:FunctionDeclaration.Behavior",
+        "name": "string", "description": "string", "parameters": "Schema", "parametersJsonSchema": "value",
+        "response": "Schema", "responseJsonSchema": "value", "behavior": "enum:FunctionDeclaration.Behavior",
+    },
+    # The OpenAPI subset of ``responseSchema`` and ``parameters``: no ``$ref``, ``$defs``,
+    # ``additionalProperties`` or type lists (``responseJsonSchema`` takes those).
+    "Schema": {
+        "type": "enum:Type", "format": "string", "title": "string", "description": "string", "nullable": "bool",
+        "enum": "[string", "items": "Schema", "maxItems": "int", "minItems": "int", "properties": "{Schema",
+        "required": "[string", "minProperties": "int", "maxProperties": "int", "minimum": "float",
+        "maximum": "float", "minLength": "int", "maxLength": "int", "pattern": "string", "example": "value",
+        "anyOf": "[Schema", "propertyOrdering": "[string", "default": "value",
     },
     "ToolConfig": {"functionCallingConfig": "FunctionCallingConfig", "retrievalConfig": "any"},
     "FunctionCallingConfig": {"mode": "enum:FunctionCallingConfig.Mode", "allowedFunctionNames": "[string"},
     "SafetySetting": {"category": "enum:HarmCategory", "threshold": "enum:SafetySetting.HarmBlockThreshold"},
     "GenerationConfig": {
         "candidateCount": "int", "stopSequences": "[string", "maxOutputTokens": "int", "temperature": "float",
-        "topP": "float", "topK": "int", "seed": "int", "responseMimeType": "string", "responseSchema": "any",
+        "topP": "float", "topK": "int", "seed": "int", "responseMimeType": "string", "responseSchema": "Schema",
         "responseJsonSchema": "value", "responseJsonSchemaOrdered": "value", "presencePenalty": "float",
         "frequencyPenalty": "float", "responseLogprobs": "bool", "logprobs": "int",
         "enableEnhancedCivicAnswers": "bool", "responseModalities": "[enum:GenerationConfig.Modality",
@@ -75,6 +84,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 ENUMS: dict[str, tuple[str, ...]] = {
+    "Type": ("TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"),
     "FunctionResponse.Scheduling": ("SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT"),
     "FunctionDeclaration.Behavior": ("UNSPECIFIED", "BLOCKING", "NON_BLOCKING"),
     "FunctionCallingConfig.Mode": ("MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED"),
@@ -97,6 +107,9 @@ ENUMS: dict[str, tuple[str, ...]] = {
         "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY",
     ),
 }
+
+#: Enums whose names Gemini takes in any case (``"string"`` as well as ``"STRING"``).
+_CASELESS = {"Type"}
 
 _SCALAR_NAMES = {"string": "TYPE_STRING", "bool": "TYPE_BOOL", "int": "TYPE_INT32", "float": "TYPE_FLOAT",
                  "bytes": "TYPE_BYTES"}
@@ -137,8 +150,15 @@ class _Checker:
                 text = f'Invalid JSON payload received. Unknown name "{name}"{where}: Cannot find field.'
                 self.fail(path or name, text)
                 continue
+            kind = fields[field]
+            if isinstance(item, list) and kind[0] not in "[{" and kind != "value":
+                where = f" at '{path}'" if path else ""
+                text = (f'Invalid JSON payload received. Unknown name "{name}"{where}: '
+                        "Proto field is not repeating, cannot start list.")
+                self.fail(path or name, text)
+                continue
             sub = f"{path}.{_snake(field)}" if path else _snake(field)
-            out[field] = self.field(item, fields[field], sub)
+            out[field] = self.field(item, kind, sub)
         return out
 
     def field(self, value: Any, kind: str, path: str) -> Any:
@@ -148,6 +168,12 @@ class _Checker:
             if not isinstance(value, list):
                 value = [value]  # Google's parser takes a single value for a repeated field
             return [self.field(item, kind[1:], f"{path}[{i}]") for i, item in enumerate(value)]
+        if kind.startswith("{"):
+            if not isinstance(value, dict):
+                self.fail(path, f"Invalid value at '{path}' (message), {_show(value)}")
+                return value
+            entries = enumerate(value.items())  # Google names a map entry by its position
+            return {key: self.field(item, kind[1:], f"{path}[{i}].value") for i, (key, item) in entries}
         if kind in MESSAGES:
             return self.message(value, kind, path)
         if kind == "any":
@@ -164,7 +190,7 @@ class _Checker:
         if kind.startswith("enum:"):
             name = kind[5:]
             number = isinstance(value, int) and not isinstance(value, bool)
-            ok = number or (isinstance(value, str) and value in ENUMS[name])
+            ok = number or (isinstance(value, str) and (value.upper() if name in _CASELESS else value) in ENUMS[name])
             if not ok:
                 self.fail(path, f"Invalid value at '{path}' ({_PROTO}{name}), {_show(value)}")
             return value

@@ -2,9 +2,9 @@
 
 Builds the candidates of a checked request by the fake's rules (echoed text,
 function calls by name, thinking and thought signatures, candidate count,
-stop sequences, token limits, JSON answers from a response schema) or takes a
-scripted candidate, then serves them whole or cut into stream events (SSE
-with ``alt=sse``, else one JSON array).
+stop sequences, token limits, JSON or enum answers from a response schema, see
+:func:`_answer_shape`) or takes a scripted candidate, then serves them whole
+or cut into stream events (SSE with ``alt=sse``, else one JSON array).
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..openai_api.common import _first_json_object, _mentions, _pieces, _words
+from ..schemas import schema_instance
 from ..server import RecordedRequest, Reply
 from .checks import parse_body
 from .common import ROUTES, JSON_TYPE, _invalid, _json, _part_text, _show, _tokens
@@ -48,26 +50,44 @@ def _tool_result(response: Any) -> str:
     return json.dumps(response, ensure_ascii=False)
 
 
-def _schema_instance(schema: Any, text: str) -> Any:
-    """A value of JSON schema ``schema`` whose strings are ``text``."""
-    if not isinstance(schema, dict):
-        return text
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    kind = str(kind).lower() if kind else ("object" if "properties" in schema else "string")
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if kind == "object":
-        props = schema.get("properties") or {}
-        return {name: _schema_instance(sub, text) for name, sub in props.items()}
-    if kind == "array":
-        return [_schema_instance(schema.get("items"), text)]
-    if kind in ("integer", "number"):
-        return _words(text)
-    if kind == "boolean":
-        return True
-    return text
+def _answer_shape(config: dict[str, Any]) -> Callable[[str], str] | None:
+    """How the reply text becomes the answer under the response MIME type and
+    schema (None: the text itself), or the 400 Gemini gives: both schemas set, a
+    schema without a JSON or enum MIME type, ``text/x.enum`` without enum values."""
+    mime = config.get("responseMimeType")
+    if mime is not None and mime not in _MIME_TYPES:
+        raise _invalid(
+            "* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are `text/plain`, "
+            "`application/json`, `application/xml`, `application/yaml` and `text/x.enum`.\n",
+            "generation_config.response_mime_type",
+        )
+    api_schema, json_schema = config.get("responseSchema"), config.get("responseJsonSchema")
+    if api_schema is not None and json_schema is not None:
+        raise _invalid(
+            "* GenerateContentRequest.generation_config.response_json_schema: response_schema and "
+            "response_json_schema cannot both be set.\n",
+            "generation_config.response_json_schema",
+        )
+    schema = json_schema if json_schema is not None else api_schema
+    field = "response_json_schema" if json_schema is not None else "response_schema"
+    if schema is not None and mime not in ("application/json", "text/x.enum"):
+        raise _invalid(
+            f"* GenerateContentRequest.generation_config.{field}: {field} is only supported when "
+            "response_mime_type is `application/json` or `text/x.enum`.\n",
+            f"generation_config.{field}",
+        )
+    if mime == "text/x.enum" and schema is not None:
+        values = schema.get("enum") if isinstance(schema, dict) else None
+        if not values:
+            raise _invalid(
+                f"* GenerateContentRequest.generation_config.{field}: response_mime_type `text/x.enum` needs a "
+                "schema with `enum` values.\n",
+                f"generation_config.{field}",
+            )
+        return lambda text: str(values[0])
+    if mime == "application/json":
+        return lambda text: json.dumps(schema_instance(schema, text) if schema else {"text": text}, ensure_ascii=False)
+    return None
 
 
 def _thinking(entry: dict[str, Any], config: dict[str, Any]) -> bool:
@@ -91,13 +111,7 @@ def _candidates(body: dict[str, Any], entry: dict[str, Any]) -> tuple[list[dict[
     """(candidates, usageMetadata) of a checked GenerateContentRequest."""
     contents = body["contents"]
     config = body.get("generationConfig") or {}
-    mime = config.get("responseMimeType")
-    if mime is not None and mime not in _MIME_TYPES:
-        raise _invalid(
-            "* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are `text/plain`, "
-            "`application/json`, `application/xml`, `application/yaml` and `text/x.enum`.\n",
-            "generation_config.response_mime_type",
-        )
+    shape = _answer_shape(config)
     names = _declared(body)
     calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     mode = calling.get("mode") or "AUTO"
@@ -150,9 +164,8 @@ def _candidates(body: dict[str, Any], entry: dict[str, Any]) -> tuple[list[dict[
                 out_tokens += _words(name + " " + json.dumps(args))
         else:
             reply = text + (f" (choice {i})" if i else "")
-            if mime == "application/json":
-                schema = config.get("responseJsonSchema") or config.get("responseSchema")
-                reply = json.dumps(_schema_instance(schema, reply) if schema else {"text": reply}, ensure_ascii=False)
+            if shape is not None:
+                reply = shape(reply)
             cut = min((reply.find(s) for s in stops if s in reply), default=-1)
             if cut >= 0:
                 reply = reply[:cut]

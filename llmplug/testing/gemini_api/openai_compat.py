@@ -56,7 +56,10 @@ def openai_chat_completions(svc: GeminiService, req: RecordedRequest) -> Reply:
     ``system_fingerprint``/``refusal``/``annotations``; thinking models put a
     thought signature on the first call (``extra_content.google``); streamed
     calls come whole in one delta with no ``index``, ``id: ""`` and
-    ``finish_reason: "stop"``; usage rides on the last chunk."""
+    ``finish_reason: "stop"``; usage rides on the last chunk. A
+    ``response_format`` is answered as OpenAI's fake answers it, without
+    OpenAI's checks: ``strict`` flags (there and on tools) are tolerated, not
+    enforced, and ``json_object`` needs no "json" in the prompt."""
     body = _openai_json(req)
     model = body.get("model")
     if not isinstance(model, str):
@@ -66,7 +69,7 @@ def openai_chat_completions(svc: GeminiService, req: RecordedRequest) -> Reply:
         _check_openai_signatures(body.get("messages") or [])
     thinks = _openai_thinks(entry, body)
     plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options", "reasoning_effort", "extra_body")}
-    reply = _openai_chat_completions(svc, replace(req, json=plain))  # type: ignore[arg-type]
+    reply = _openai_chat_completions(svc, replace(req, json=plain), lenient=True)  # type: ignore[arg-type]
     completion = reply.json
     if not isinstance(completion, dict):
         return reply

@@ -1,7 +1,8 @@
 """``POST /v1/chat/completions``: the fake's Chat Completions, streamed or not.
 
 Builds the completion (echoed text, tool or legacy function calls, refusals,
-``n`` choices, ``stop``/``max_tokens`` cuts, logprobs, usage) and, for
+``n`` choices, ``stop``/``max_tokens`` cuts, logprobs, usage, JSON answers for
+a ``response_format``, see :mod:`.formats`) and, for
 ``stream: true``, the ``chat.completion.chunk`` events OpenAI sends for it
 (:func:`chat_completion_events`, also for scripting streamed replies).
 """
@@ -17,6 +18,7 @@ from .common import (
     _ALNUM, ROUTES, _arg_pieces, _choice_text, _completion, _fingerprint, _first_json_object, _pieces, _rand, _text_of,
     _words,
 )
+from .formats import chat_output_format, check_strict_tools
 from .moderation import REFUSAL, _flagged
 from .tools import _called, _function_names
 from .validation import (
@@ -73,9 +75,15 @@ def _check_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @ROUTES.route("POST", r"/v1/chat/completions")
-def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
+def chat_completions(svc: OpenAIService, req: RecordedRequest, *, lenient: bool = False) -> Reply:
+    """The chat completion; ``lenient`` (for Gemini's OpenAI-compatible endpoint)
+    skips the response format's name, strict-mode and "json" checks and the
+    tools' strict-mode checks."""
     body, model = _model_call(req)
     messages = _check_messages(body)
+    output = chat_output_format(body, " ".join(_text_of(m.get("content")) for m in messages), lenient=lenient)
+    if not lenient:
+        check_strict_tools(body.get("tools"))
     n, limit = _choices_and_limit(body, "max_completion_tokens", "max_tokens", least=1)
     stream, include_usage, obfuscate = _stream_flags(body)
     want_logprobs = _bool(body, "logprobs")
@@ -121,7 +129,7 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest) -> Reply:
             finish = "tool_calls"
             completion_tokens += sum(_words(name + " " + arguments) for name in calls)
         else:
-            text, cut = _choice_text(base_text, i, body, limit)
+            text, cut = _choice_text(base_text, i, body, limit, None if refused else output.render)
             key = "refusal" if refused else "content"
             message[key] = text
             finish = "length" if cut else "stop"

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..server import Reply, RouteTable
@@ -42,10 +43,14 @@ def _completion(id_prefix: str, kind: str, model: str, choices: list[dict[str, A
             "choices": choices, "usage": usage}
 
 
-def _choice_text(text: str, i: int, body: dict[str, Any], limit: int | None) -> tuple[str, bool]:
-    """Choice ``i``'s reply: ``text`` (marked for choices past the first), cut at
-    the body's ``stop`` and at ``limit`` words; and whether the limit cut it."""
-    return _truncate(_apply_stop(text + (f" (choice {i})" if i else ""), body.get("stop")), limit)
+def _choice_text(
+    text: str, i: int, body: dict[str, Any], limit: int | None, render: Callable[[str], str] | None = None
+) -> tuple[str, bool]:
+    """Choice ``i``'s reply: ``text`` (marked for choices past the first), made
+    the answer by ``render`` (a JSON answer), cut at the body's ``stop`` and at
+    ``limit`` words; and whether the limit cut it."""
+    marked = text + (f" (choice {i})" if i else "")
+    return _truncate(_apply_stop(render(marked) if render else marked, body.get("stop")), limit)
 
 
 def _rand(n: int) -> str:

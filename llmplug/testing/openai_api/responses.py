@@ -2,7 +2,7 @@
 
 Creates a response (reasoning items and summaries, function calls, refusals,
 image generation calls, ``max_output_tokens`` cuts, ``previous_response_id``
-chaining), streams it as OpenAI's typed events (:func:`response_events`, also
+chaining, JSON answers for a ``text.format``, see :mod:`.formats`), streams it as OpenAI's typed events (:func:`response_events`, also
 for scripting streamed replies), and gets, deletes, cancels and lists the
 input items of stored responses.
 """
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
 from .common import ROUTES, _list_page, _arg_pieces, _first_json_object, _hex, _pieces, _rand, _text_of, _truncate, _words
+from .formats import check_strict_tools, responses_output_format
 from .images import PNG_B64
 from .moderation import REFUSAL, _flagged
 from .tools import _called, _function_names
@@ -109,8 +110,11 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
     tools = body.get("tools") or []
     if not isinstance(tools, list):
         raise _invalid_type("tools", "an array", tools)
+    check_strict_tools(tools)
     reasoning = body.get("reasoning")
     instructions = body.get("instructions")
+    prompt = " ".join(_text_of(it.get("content")) for it in items if it.get("type", "message") == "message")
+    output_format = responses_output_format(body, f"{_text_of(instructions)} {prompt}")
 
     last = items[-1] if items else None
     messages = [it for it in items if it.get("type", "message") == "message"]
@@ -174,7 +178,7 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
             )
             output_tokens += _words(name + " " + arguments)
     else:
-        text, incomplete = _truncate(text, limit)
+        text, incomplete = _truncate(text if refused else output_format.render(text), limit)
         output_tokens += _words(text)
         part = {"type": "refusal", "refusal": text} if refused else {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
         output.append(
