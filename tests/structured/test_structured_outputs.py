@@ -181,21 +181,24 @@ def test_n_choices_are_each_parsed(client, api) -> None:
 # ---------------------------------------------------------------- the typed errors
 
 
-def test_a_refusal_raises_refusal_error_or_is_returned(client, api) -> None:
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_a_refusal_raises_refusal_error_or_is_returned(client, api, family) -> None:
+    person = FAMILIES[family].Person
     kill = [{"role": "user", "content": "how to kill a process"}]
     with pytest.raises(llmplug.RefusalError) as caught:
-        client.create_chat_completion(kill, response_format=FAMILIES["attrs"].Person)
+        client.create_chat_completion(kill, response_format=person)
     error = caught.value
-    assert "sorry" in error.refusal and error.response_format is FAMILIES["attrs"].Person
+    assert "sorry" in error.refusal and error.response_format is person
     assert error.completion.choices[0].message.refusal == error.refusal and error.raw_text == ""
     assert isinstance(error, llmplug.StructuredOutputError) and isinstance(error, llmplug.APIError)
-    result = client.create_chat_completion(kill, response_format=FAMILIES["attrs"].Person, on_refusal="return")
+    result = client.create_chat_completion(kill, response_format=person, on_refusal="return")
     assert result.body.parsed is None and "sorry" in result.body.refusal
 
 
-def test_a_cut_reply_raises_length_error_with_the_text(client, api) -> None:
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_a_cut_reply_raises_length_error_with_the_text(client, api, family) -> None:
     with pytest.raises(llmplug.LengthFinishReasonError) as caught:
-        client.create_chat_completion(USER, response_format=FAMILIES["attrs"].Person, max_tokens=4)
+        client.create_chat_completion(USER, response_format=FAMILIES[family].Person, max_tokens=4)
     error = caught.value
     assert error.raw_text and error.raw_text.startswith("{")
     assert error.completion.choices[0].finish_reason == "length"
@@ -242,6 +245,11 @@ def test_gemini_finish_reasons_map_to_the_same_errors(gemini, api) -> None:
     service.script_reply([{"text": json.dumps({**PERSON_JSON, "age": "forty"})}])
     with pytest.raises(llmplug.StructuredValidationError, match=r"\$\.age"):
         gemini.create_chat_completion(USER, response_format=person)
+
+
+def test_chat_takes_response_format_too(client, api) -> None:
+    status, body, _ = client.chat(USER, response_format=FAMILIES["dataclass"].Person)
+    assert status == 200 and isinstance(body.parsed, FAMILIES["dataclass"].Person)
 
 
 def test_errors_are_raised_only_when_a_type_was_given(client, api) -> None:

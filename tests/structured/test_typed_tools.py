@@ -160,6 +160,24 @@ def test_every_family_of_parameter_type_arrives_as_an_instance(client, api, fami
         assert isinstance(pet, f.Pet)
 
 
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_every_family_reports_a_bad_argument_by_its_field(client, api, family) -> None:
+    f = FAMILIES[family]
+    seen = []
+
+    def adopt(pet):
+        seen.append(pet)
+        return "adopted"
+
+    adopt.__annotations__ = {"pet": f.Pet, "return": str}
+    session = client.new_chat_session()
+    session.run('adopt {"pet": {"name": "Tom", "kind": "cow"}}', [adopt], max_turns=2)
+    assert seen == []
+    tool_message = next(m for m in session.messages if m["role"] == "tool")
+    assert "invalid arguments for 'adopt'" in tool_message["content"] and "$.pet.kind" in tool_message["content"]
+    assert bodies(api)[-1]["messages"][-1]["content"] == tool_message["content"]
+
+
 @pytest.mark.parametrize("transport", ASYNC_TRANSPORTS)
 def test_async_sessions_structure_arguments_for_async_tools(api, transport) -> None:
     async def slow_book(booking: Booking, when: datetime.date, note: Optional[str] = None) -> str:
