@@ -9,46 +9,7 @@ from typing import Any
 import pytest
 
 from llmplug.core.partial_json import NOTHING, PartialJSON, parse_partial
-
-
-def same(a: Any, b: Any) -> bool:
-    """Deep equality that also tells ``1``, ``1.0`` and ``True`` apart, and key orders."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
-    if type(a) is list:
-        return len(a) == len(b) and all(map(same, a, b))
-    if type(a) is float:
-        return repr(a) == repr(b)
-    return bool(a == b)
-
-
-def is_prefix(a: Any, b: Any) -> bool:
-    """Whether the snapshot ``a`` may later become ``b``: objects only gain keys (in order)
-    and only the last key's value may grow, lists likewise, strings only extend; numbers,
-    booleans and null are final when shown."""
-    if a is NOTHING:
-        return True
-    if type(a) is not type(b):
-        return False
-    if type(a) is str:
-        return b.startswith(a)
-    if type(a) is dict:
-        keys = list(a)
-        if list(b)[: len(keys)] != keys:
-            return False
-        if not keys:
-            return True
-        return all(same(a[k], b[k]) for k in keys[:-1]) and is_prefix(a[keys[-1]], b[keys[-1]])
-    if type(a) is list:
-        if len(a) > len(b):
-            return False
-        if not a:
-            return True
-        last = len(a) - 1
-        return all(map(same, a[:last], b[:last])) and is_prefix(a[last], b[last])
-    return same(a, b)
+from tests.json_checks import is_prefix, same
 
 
 def strict_loads(text: str) -> Any:

@@ -16,45 +16,10 @@ from llmplug.testing import FakeAPI
 from llmplug.testing.gemini_api import gemini_service
 from llmplug.testing.openai_api.chat import chat_completion_events
 from tests.conftest import TEST_KEY
+from tests.json_checks import is_prefix, objects_in
 from tests.structured_types import FAMILIES, FAMILY_NAMES, PERSON_JSON, Kind
 
 USER = [{"role": "user", "content": "Tell me about Ann"}]
-
-
-def _objects(node: Any) -> list[dict[str, Any]]:
-    found = []
-    if isinstance(node, dict):
-        if node.get("type") == "object":
-            found.append(node)
-        for value in node.values():
-            found.extend(_objects(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_objects(item))
-    return found
-
-
-def is_prefix(a: Any, b: Any, *, last: bool = True) -> bool:
-    """Whether partial value ``a`` is a prefix of ``b``: keys only added, strings and
-    lists only extended, and only the last open value still growing."""
-    if isinstance(a, dict):
-        if not isinstance(b, dict) or list(a) != list(b)[: len(a)]:
-            return False
-        keys = list(a)
-        return all(is_prefix(a[k], b[k], last=last and i == len(keys) - 1) for i, k in enumerate(keys))
-    if isinstance(a, list):
-        if not isinstance(b, list) or len(a) > len(b):
-            return False
-        return all(is_prefix(x, y, last=last and i == len(a) - 1) for i, (x, y) in enumerate(zip(a, b)))
-    if isinstance(a, str) and last:
-        return isinstance(b, str) and b.startswith(a)
-    return a == b and type(a) is type(b)
-
-
-def test_is_prefix_rejects_changed_values() -> None:
-    assert is_prefix({"a": "x"}, {"a": "xy", "b": 1}) and is_prefix([1, {"b": ""}], [1, {"b": "c"}, 2])
-    assert not is_prefix({"a": 1}, {"a": 12}) and not is_prefix({"a": "x", "b": 1}, {"a": "xy", "b": 1})
-    assert not is_prefix([1], [2]) and not is_prefix({"b": 1}, {"a": 0, "b": 1})
 
 
 def sent(api: FakeAPI) -> dict[str, Any]:
@@ -92,7 +57,7 @@ def test_openai_receives_a_strict_schema(client, api, family: str) -> None:
     spec = fmt["json_schema"]
     assert spec["name"] == f.Person.__name__ and spec["strict"] is True
     schema = spec["schema"]
-    objects = _objects(schema)
+    objects = objects_in(schema)
     assert len(objects) >= 3
     for obj in objects:
         assert obj["additionalProperties"] is False and obj["required"] == list(obj["properties"])
@@ -325,7 +290,7 @@ def test_responses_take_text_format(client, api, family) -> None:
     response = client.create_response("Tell me about Ann", text_format=f.Person).body
     fmt = sent(api)["text"]["format"]
     assert fmt["type"] == "json_schema" and fmt["strict"] is True and fmt["name"] == f.Person.__name__
-    assert all(obj["additionalProperties"] is False for obj in _objects(fmt["schema"]))
+    assert all(obj["additionalProperties"] is False for obj in objects_in(fmt["schema"]))
     parsed = response.output_parsed
     assert f.attrs_of(parsed)["age"] > 0
     assert json.loads(response.output_text) == json.loads(json.dumps(f.attrs_of(parsed), default=_plain))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import enum
 import json
 import subprocess
 import sys
@@ -18,21 +17,8 @@ import llmplug
 from llmplug.core.schema import cached_schema, strict_schema
 from llmplug.core.structured import OutputFormat
 from llmplug.core.typed import NotOfType, structure_as
+from tests.json_checks import objects_in
 from tests.structured_types import FAMILIES, FAMILY_NAMES, PERSON_JSON, Kind
-
-
-def _objects(node: Any) -> list[dict[str, Any]]:
-    """Every object schema in ``node``."""
-    found = []
-    if isinstance(node, dict):
-        if node.get("type") == "object":
-            found.append(node)
-        for value in node.values():
-            found.extend(_objects(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_objects(item))
-    return found
 
 
 @pytest.mark.parametrize("family", FAMILY_NAMES)
@@ -64,7 +50,7 @@ def test_a_nested_class_becomes_one_schema_with_defs(family: str) -> None:
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_strict_mode_closes_and_requires_every_object(family: str) -> None:
     strict = OutputFormat(FAMILIES[family].Person).strict_schema()
-    objects = _objects(strict)
+    objects = objects_in(strict)
     assert len(objects) >= 3  # the person, its address, a pet
     for obj in objects:
         assert obj["additionalProperties"] is False
