@@ -18,7 +18,7 @@ from .core import models
 from .core.convert import structure
 from .core.defaults import error_message, status_error
 from .core.encoding import (
-    encode_json, encode_multipart, generic_request, key_header, merge_params, path_segment, query_string,
+    encode_json, encode_multipart, generic_request, key_header, path_segment, query_string,
 )
 from .core.errors import (
     REQUEST_ID_HEADERS,
@@ -49,7 +49,7 @@ from .core.models import (
     ModelList,
     Usage,
 )
-from .core.operations import OPERATIONS, Operation, get_operation, require_model, with_defaults
+from .core.operations import OPERATIONS, Operation, get_operation, merge_params, require_model, with_defaults
 from .core.retry import delay_seconds, parse_retry_after
 from .core.specs import ProviderSpec, TransportSpec
 from .core.sse import SSEEvent

@@ -18,7 +18,7 @@ from .hookspecs import hookimpl
 from .http import Request
 from .models import Model
 
-__all__ = ["encode_json", "encode_multipart", "generic_request", "key_header", "merge_params", "path_segment", "query_string"]
+__all__ = ["encode_json", "encode_multipart", "generic_request", "key_header", "path_segment", "query_string"]
 
 
 def _default(value: Any) -> Any:
@@ -73,19 +73,6 @@ def _form_fields(fields: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 
 def _quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def merge_params(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` on top of ``base``, nested dicts merged key by key (new dicts;
-    neither argument is changed)."""
-    out = dict(base)
-    for key, value in over.items():
-        have = out.get(key)
-        if isinstance(value, Mapping) and isinstance(have, Mapping):
-            out[key] = merge_params(have, value)
-        else:
-            out[key] = value
-    return out
 
 
 def path_segment(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -10,7 +11,7 @@ from . import models as m
 from .errors import ConfigurationError
 from .specs import ProviderSpec
 
-__all__ = ["get_operation", "Operation", "OPERATIONS", "require_model", "result_model", "with_defaults"]
+__all__ = ["merge_params", "get_operation", "Operation", "OPERATIONS", "require_model", "result_model", "with_defaults"]
 
 
 @attrs.frozen
@@ -81,3 +82,16 @@ def require_model(provider: ProviderSpec, operation: str, params: dict[str, Any]
 
 def result_model(name: str) -> Any:
     return get_operation(name).result
+
+
+def merge_params(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, nested dicts merged key by key (new dicts;
+    neither argument is changed)."""
+    out = dict(base)
+    for key, value in over.items():
+        have = out.get(key)
+        if isinstance(value, Mapping) and isinstance(have, Mapping):
+            out[key] = merge_params(have, value)
+        else:
+            out[key] = value
+    return out

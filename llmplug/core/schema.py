@@ -32,7 +32,7 @@ import attrs
 
 from .errors import ConfigurationError
 
-__all__ = ["function_schema", "json_schema", "schema_name", "strict_schema", "copy_json", "is_pydantic", "type_label", "STRICT_FORMATS"]
+__all__ = ["function_schema", "json_schema", "schema_name", "strict_schema", "copy_json", "is_pydantic", "pydantic_adapter", "type_label", "STRICT_FORMATS"]
 
 #: The ``format`` values strict mode accepts; others are left out of a strict schema.
 STRICT_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
@@ -132,6 +132,14 @@ def _user_doc(cls: type) -> str | None:
     if doc.startswith(cls.__name__ + "(") or doc in ("An enumeration.", "Create a collection of name/value pairs."):
         return None
     return doc
+
+
+@functools.lru_cache(maxsize=256)
+def pydantic_adapter(tp: Any) -> Any:
+    """pydantic's ``TypeAdapter`` for ``tp``, made once."""
+    import pydantic
+
+    return pydantic.TypeAdapter(tp)
 
 
 class _Builder:
@@ -280,8 +288,6 @@ class _Builder:
         """A pydantic model's own schema (pydantic writes it), its classes merged into ``$defs``."""
         name = self.names.get(model)
         if name is None:
-            from .typed import pydantic_adapter  # pydantic is imported: ``model`` is one
-
             try:
                 schema = pydantic_adapter(model).json_schema(ref_template="#/$defs/{model}")
             except Exception as exc:  # pydantic's PydanticSchemaGenerationError, PydanticUserError...

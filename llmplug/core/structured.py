@@ -26,7 +26,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .encoding import merge_params
+from .operations import merge_params
 from .errors import (
     ConfigurationError,
     ContentFilterFinishReasonError,

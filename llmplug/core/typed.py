@@ -25,9 +25,9 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception
 
-from .schema import cached_schema, is_pydantic, type_label
+from .schema import cached_schema, is_pydantic, pydantic_adapter, type_label
 
-__all__ = ["NotOfType", "pydantic_adapter", "structure_as"]
+__all__ = ["NotOfType", "structure_as"]
 
 _UNIONS: tuple[Any, ...] = (typing.Union, types.UnionType) if sys.version_info >= (3, 10) else (typing.Union,)
 
@@ -53,14 +53,6 @@ def structure_as(data: Any, tp: Any) -> Any:
         return _converter(True).structure(data, tp)
     except Exception as exc:  # cattrs' ClassValidationError, or a hook's ValueError/TypeError
         raise NotOfType(_where(exc)) from None
-
-
-@functools.lru_cache(maxsize=256)
-def pydantic_adapter(tp: Any) -> Any:
-    """pydantic's ``TypeAdapter`` for ``tp``, made once."""
-    import pydantic
-
-    return pydantic.TypeAdapter(tp)
 
 
 def _validate_pydantic(data: Any, tp: Any) -> Any:
