@@ -192,7 +192,8 @@ class StructuredOutputError(APIError):
     - ``raw_text``: the reply's text as it came (``""`` when there was none);
     - ``completion``: the whole result (a ChatCompletion or Response) it came in;
     - ``response_format``: the type asked for;
-    - ``errors``: where it failed (``"expected int @ $.age"``...), when known.
+    - ``errors``: where it failed (``"expected int @ $.age"``...), when known;
+    - ``headers`` of the response, and its ``request_id``.
     """
 
     def __init__(
@@ -203,6 +204,7 @@ class StructuredOutputError(APIError):
         completion: Any = None,
         response_format: Any = None,
         errors: Iterable[str] = (),
+        headers: Mapping[str, str] | None = None,
         **base: Any,
     ) -> None:
         super().__init__(message, **base)  # request=, provider=
@@ -210,6 +212,12 @@ class StructuredOutputError(APIError):
         self.completion = completion
         self.response_format = response_format
         self.errors = list(errors)
+        self.headers = headers if headers is not None else {}
+
+    @property
+    def request_id(self) -> str | None:
+        """The id the server gave the request (see :data:`REQUEST_ID_HEADERS`)."""
+        return request_id_of(self.headers)
 
 
 class RefusalError(StructuredOutputError):

@@ -234,7 +234,7 @@ class Exchange:
             return self.on_error(exc)
         if self.expectation is not None:
             try:
-                self.expectation.check(body, request=response.request)
+                self.expectation.check(body, request=response.request, headers=response.headers)
             except StructuredOutputError as exc:  # the reply came whole: not retried
                 return Fail(self.finish(exc))
         return Done(ApiResult(response.status_code, body, response.headers))

@@ -133,7 +133,9 @@ class _StreamBase(Generic[T]):
                 return accumulator.result()
             if self._checked is _UNCHECKED:  # parse once; a typed error is raised each time
                 try:
-                    self._checked = self._expectation.check(accumulator.result(), request=self.response.request)
+                    self._checked = self._expectation.check(
+                        accumulator.result(), request=self.response.request, headers=self.headers
+                    )
                 except APIError as exc:
                     self._checked = exc
             if isinstance(self._checked, APIError):

@@ -141,7 +141,7 @@ class Expectation:
 
     def check(self, body: Any, **where: Any) -> Any:
         """Set ``.parsed`` (``.output_parsed``) on ``body``, a ChatCompletion or
-        Response, or raise the typed error; ``where``: ``request=``."""
+        Response, or raise the typed error; ``where``: ``request=``, ``headers=``."""
         if isinstance(body, ChatCompletion):
             for choice in body.choices:
                 message = choice.message

@@ -230,5 +230,26 @@ def test_responses_stream(steady):
     check_stream(steady.create_response(RESPONSE_INPUT, stream=True, **FULL_RESPONSE))
 
 
+def typed(call: Any) -> None:
+    """A typed call's request conforms, whatever the mock's random reply: it
+    either parses, or fails as a StructuredOutputError that keeps the headers."""
+    try:
+        result = call()
+    except llmplug.StructuredOutputError as exc:
+        _conforms(200, exc.headers)
+    else:
+        _conforms(result.status, result.headers)
+
+
+def test_typed_outputs_and_tools(steady):
+    from tests.structured.test_typed_tools import book
+    from tests.structured_types import FAMILIES, Kind
+
+    person = FAMILIES["attrs"].Person
+    typed(lambda: steady.create_chat_completion(MESSAGES, response_format=person, tools=[book], model="gpt-4.1"))
+    typed(lambda: steady.create_chat_completion([{"role": "user", "content": "Hi"}], response_format=list[Kind]))
+    typed(lambda: steady.create_response("Hi", text_format=person, tools=[llmplug.function_tool(book)]))
+
+
 def test_generic_request(steady):
     check(steady.request("GET", "/batches", query={"limit": 5}))

@@ -187,6 +187,7 @@ def test_each_failure_has_its_error_with_the_raw_text(client, api, content, fini
         client.create_chat_completion(USER, response_format=FAMILIES[family].Person)
     assert caught.value.raw_text == body["choices"][0]["message"]["content"]
     assert caught.value.completion.id == "chatcmpl-1"
+    assert caught.value.request_id and caught.value.request_id == caught.value.headers.get("x-request-id")
     if where is not None:
         assert any(where in line for line in caught.value.errors), caught.value.errors
         assert where in str(caught.value)
