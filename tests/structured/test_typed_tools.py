@@ -141,6 +141,16 @@ def test_a_bad_argument_goes_back_to_the_model_naming_the_field(api, transport, 
         assert "$.booking.nights" in sent
 
 
+def test_the_fake_fills_a_strict_tools_arguments_from_its_schema(client, api) -> None:
+    session = client.new_chat_session()
+    session.run("please book a room", [book])  # no JSON in the prompt: a strict model still sends valid arguments
+    (booking, when, note), = CALLED
+    assert isinstance(booking, Booking) and isinstance(booking.guest, Guest) and booking.nights > 0
+    assert when == datetime.date(2026, 1, 1)
+    response = client.create_response("please book a room", tools=[book])
+    assert json.loads(response.body.function_calls[0].arguments)["booking"]["city"]
+
+
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_every_family_of_parameter_type_arrives_as_an_instance(client, api, family) -> None:
     f = FAMILIES[family]

@@ -7,7 +7,8 @@ Deterministic rules, so tests can predict every answer:
   the suffix ``" (choice i)"``.
 - A function tool whose name appears (as a whole word) in the last message,
   when that message is the user's, is called with the first JSON object
-  literal of that message as arguments (else ``"{}"``).
+  literal of that message as arguments (else ``"{}"``, or for a ``strict``
+  tool an instance of its parameters' schema, as a strict model sends).
 - A last user message that moderation would flag (see below) is refused,
   as OpenAI refuses: ``content`` null and ``refusal`` :data:`REFUSAL`
   (Chat Completions; streamed as ``refusal`` deltas after a first delta

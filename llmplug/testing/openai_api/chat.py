@@ -20,7 +20,7 @@ from .common import (
 )
 from .formats import chat_output_format, check_strict_tools
 from .moderation import REFUSAL, _flagged
-from .tools import _called, _function_names
+from .tools import _called, _function_names, _tool_arguments
 from .validation import (
     _bool, _choices_and_limit, _int, _invalid_type, _invalid_value, _missing, _model_call, _stream_flags,
 )
@@ -94,6 +94,7 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest, *, lenient: bool 
     base_text: str
     calls: list[str] = []
     arguments = "{}"
+    per_call: dict[str, str] = {}
     legacy = refused = False
     if last["role"] in ("tool", "function"):
         base_text = "Tool result: " + _text_of(last.get("content"))
@@ -111,6 +112,7 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest, *, lenient: bool 
                 calls = _called(names, text, body.get("function_call", "auto"), False)
                 legacy = bool(calls)
             arguments = _first_json_object(text)
+            per_call = _tool_arguments(body.get("tools"), calls, text)
 
     choices = []
     completion_tokens = 0
@@ -123,11 +125,11 @@ def chat_completions(svc: OpenAIService, req: RecordedRequest, *, lenient: bool 
             completion_tokens += _words(calls[0] + " " + arguments)
         elif calls:
             message["tool_calls"] = [
-                {"id": "call_" + _rand(24), "type": "function", "function": {"name": name, "arguments": arguments}}
+                {"id": "call_" + _rand(24), "type": "function", "function": {"name": name, "arguments": per_call[name]}}
                 for name in calls
             ]
             finish = "tool_calls"
-            completion_tokens += sum(_words(name + " " + arguments) for name in calls)
+            completion_tokens += sum(_words(name + " " + per_call[name]) for name in calls)
         else:
             text, cut = _choice_text(base_text, i, body, limit, None if refused else output.render)
             key = "refusal" if refused else "content"

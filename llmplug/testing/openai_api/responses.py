@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import ROUTES, _list_page, _arg_pieces, _first_json_object, _hex, _pieces, _rand, _text_of, _truncate, _words
+from .common import ROUTES, _list_page, _arg_pieces, _hex, _pieces, _rand, _text_of, _truncate, _words
 from .formats import check_strict_tools, responses_output_format
 from .images import PNG_B64
 from .moderation import REFUSAL, _flagged
-from .tools import _called, _function_names
+from .tools import _called, _function_names, _tool_arguments
 from .validation import _bool, _int, _invalid_type, _invalid_value, _missing, _model_call, _not_found
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
         reasoning_tokens = 8 + sum(_words(s["text"]) for s in summary)
 
     calls: list[str] = []
-    arguments = "{}"
+    per_call: dict[str, str] = {}
     refused = False
     if last is not None and last.get("type") == "function_call_output":
         text = "Tool result: " + _text_of(last.get("output"))
@@ -145,7 +145,7 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
         if last is last_user and last_user is not None:
             parallel = body.get("parallel_tool_calls", True) is not False
             calls = _called(_function_names(tools), user_text or "", body.get("tool_choice", "auto"), parallel)
-            arguments = _first_json_object(user_text or "")
+            per_call = _tool_arguments(tools, calls, user_text or "")
         wants_image = any(isinstance(t, dict) and t.get("type") == "image_generation" for t in tools)
         if wants_image and user_text and "image" in user_text.lower():
             output.append(
@@ -171,12 +171,12 @@ def create_response(svc: OpenAIService, req: RecordedRequest) -> Reply:
                     "id": "fc_" + _hex(48),
                     "type": "function_call",
                     "status": "completed",
-                    "arguments": arguments,
+                    "arguments": per_call[name],
                     "call_id": "call_" + _rand(24),
                     "name": name,
                 }
             )
-            output_tokens += _words(name + " " + arguments)
+            output_tokens += _words(name + " " + per_call[name])
     else:
         text, incomplete = _truncate(text if refused else output_format.render(text), limit)
         output_tokens += _words(text)
