@@ -107,17 +107,23 @@ def test_gemini_openai_gets_the_openai_shape_without_refs(api, transport) -> Non
     assert isinstance(result.body.parsed.address, f.Address)
 
 
-@pytest.mark.parametrize("shape", ["list", "enum"])
-def test_openai_wraps_a_root_that_is_no_object(client, api, shape: str) -> None:
-    tp = list[FAMILIES["attrs"].Pet] if shape == "list" else Kind
-    result = client.create_chat_completion(USER, response_format=tp)
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_openai_wraps_a_list_root_and_unwraps_it(client, api, family: str) -> None:
+    f = FAMILIES[family]
+    pets = client.create_chat_completion(USER, response_format=list[f.Pet]).body.parsed
     schema = sent(api)["response_format"]["json_schema"]["schema"]
     assert schema["type"] == "object" and schema["required"] == ["value"]
-    parsed = result.body.parsed
-    if shape == "list":
-        assert parsed and all(isinstance(pet, FAMILIES["attrs"].Pet) and isinstance(pet.kind, Kind) for pet in parsed)
-    else:
-        assert parsed is Kind.CAT
+    assert schema["properties"]["value"]["type"] == "array"
+    assert len(pets) == 2 and all(f.attrs_of(pet)["kind"] is Kind.CAT for pet in pets)
+    if family != "typeddict":
+        assert all(isinstance(pet, f.Pet) for pet in pets)
+
+
+def test_openai_wraps_a_bare_enum(client, api) -> None:
+    result = client.create_chat_completion(USER, response_format=Kind)
+    schema = sent(api)["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["value"]["enum"] == ["cat", "dog"]
+    assert result.body.parsed is Kind.CAT
 
 
 def test_a_dict_response_format_is_sent_as_given(client, api) -> None:
