@@ -55,7 +55,8 @@ class AsyncDispatcher(DriverBase):
         stream is an :class:`AsyncStream`, and ``callback`` may be a coroutine
         function. A ``pacer`` (a bulk run's) is awaited before each attempt is
         sent and told of each failed attempt and of the result."""
-        exchange = self.exchange(operation, params, callback, **options)
+        destination = options.pop("download", None)
+        exchange = self.exchange(operation, params, callback, download=destination is not None, **options)
         if pacer is not None:
             exchange.observe = pacer.on_error
         step = exchange.start()
@@ -63,6 +64,8 @@ class AsyncDispatcher(DriverBase):
             if isinstance(step, Done):
                 if pacer is not None:
                     pacer.on_result(step.result)
+                if destination is not None and step.result.status < 300:
+                    return await self._save(step.result, destination)
                 return step.result
             if isinstance(step, Fail):
                 raise step.error
@@ -121,6 +124,23 @@ class AsyncDispatcher(DriverBase):
                     if inspect.isawaitable(outcome := callback(event)):
                         await outcome
         return ApiResult(stream.status_code, stream.final, stream.headers)
+
+    async def _save(self, result: ApiResult, target: Any) -> ApiResult:
+        """:meth:`Dispatcher._save <llmplug.core.dispatch.Dispatcher._save>`, reading with ``async for``."""
+        from .download import Destination
+
+        response = result.body
+        try:
+            sink = Destination(target)
+            try:
+                async for chunk in response.stream:
+                    sink.write(chunk)
+            except BaseException:
+                sink.abort()
+                raise
+        finally:
+            await response.aclose()
+        return ApiResult(result.status, sink.commit(), result.headers)
 
     async def aclose(self) -> None:
         await self.transport.aclose()

@@ -13,7 +13,7 @@ import inspect
 import os
 import pathlib
 from collections.abc import Callable, Mapping
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -22,6 +22,9 @@ from .errors import ConfigurationError, MissingAPIKeyError
 from .http import Timeout, Transport, redact_url
 from .logs import configure_from_env
 from .values import NOT_GIVEN, Secret
+
+if TYPE_CHECKING:
+    from .download import Target
 from .models import ChatCompletionChunk
 from .plugins import PluginManager, default_plugin_manager
 from .retry import RetryPolicy
@@ -129,6 +132,7 @@ class BaseClient:
         "call", "create_chat_completion", "chat", "completion", "embedding", "moderation", "image_generation",
         "models", "model", "files", "file", "delete_file", "file_content", "upload_file",
         "create_response", "response", "delete_response", "cancel_response", "request",
+        "create_batch", "batch", "batches", "cancel_batch", "delete_batch",
     )
 
     def __init__(
@@ -303,7 +307,16 @@ class BaseClient:
 
     file = _ById("files.retrieve", "file_id", "GET /files/{id}.")
     delete_file = _ById("files.delete", "file_id", "DELETE /files/{id}.")
-    file_content = _ById("files.content", "file_id", "GET /files/{id}/content; the body is bytes.")
+    def file_content(self, file_id: str, destination: Target | None = None, **params: Any) -> ApiResult:
+        """GET /files/{id}/content: the body is the bytes; with ``destination`` (a
+        path or a binary file object) the content is written there chunk by
+        chunk, never whole in memory, and the body is the destination (a path
+        is written as ``<path>.part`` and renamed once whole)."""
+        _require(file_id, "a file id", "file_content")
+        params = {**params, "file_id": file_id}
+        if destination is None:
+            return self.call("files.content", params)
+        return self._call("files.content", params, download=destination)
 
     def upload_file(
         self,
@@ -331,6 +344,36 @@ class BaseClient:
     response = _ById("responses.retrieve", "response_id", "GET /responses/{id}.")
     delete_response = _ById("responses.delete", "response_id", "DELETE /responses/{id}.")
     cancel_response = _ById("responses.cancel", "response_id", "POST /responses/{id}/cancel.")
+
+    # ------------------------------------------------------------ batches
+
+    def create_batch(
+        self,
+        input_file_id: str | None = None,
+        endpoint: str | None = None,
+        completion_window: str = "24h",
+        metadata: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> ApiResult:
+        """POST /batches: a job on the provider's batch engine over the uploaded
+        ``input_file_id`` (``upload_file(..., purpose="batch")``), each line a
+        request to ``endpoint`` (``"/v1/chat/completions"``...). The body is a
+        :class:`~llmplug.core.models.Batch`."""
+        batch = {key: value for key, value in (("input_file_id", input_file_id), ("endpoint", endpoint)) if value}
+        params = {**params, **batch, "completion_window": completion_window}
+        if metadata is not None:
+            params["metadata"] = dict(metadata)
+        return self.call("batches.create", params)
+
+    batch = _ById("batches.retrieve", "batch_id", "GET /batches/{id}: the job's :class:`~llmplug.core.models.Batch`.")
+
+    def batches(self, **params: Any) -> ApiResult:
+        """GET /batches: one page of jobs, newest first (``limit=``, ``after=``:
+        the last id of the page before; ``has_more`` says whether one follows)."""
+        return self.call("batches.list", params)
+
+    cancel_batch = _ById("batches.cancel", "batch_id", "POST /batches/{id}/cancel: the job stops; what was done is kept.")
+    delete_batch = _ById("batches.delete", "batch_id", "Delete a finished job (where the provider has deletion).")
 
     # ------------------------------------------------------------ anything else
 

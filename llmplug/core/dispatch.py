@@ -81,11 +81,13 @@ class DriverBase:
         max_retries: int | None = None,
         headers: Mapping[str, str] | None = None,
         expectation: Expectation | None = None,
+        download: bool = False,
     ) -> Exchange:
         """The decisions of one call: ``timeout`` (for this call; NOT_GIVEN: the
         client's), ``max_retries`` (``None``: the client's), extra ``headers`` and
         the ``expectation`` of a typed result are the per-call options both
-        drivers' ``call`` take."""
+        drivers' ``call`` take (``download``: the driver writes the body to a
+        destination, see :meth:`Dispatcher.call`)."""
         limits = self.settings.timeout if timeout is NOT_GIVEN else Timeout.coerce(timeout)
         return Exchange(
             self.settings,
@@ -96,6 +98,7 @@ class DriverBase:
             extra_headers=headers,
             streams_out=bool(params.get("stream")) and callback is None,
             expectation=expectation,
+            download=download,
         )
 
     def stream_parts(self, exchange: Exchange) -> tuple[Callable[[SSEEvent], Any], Accumulator]:
@@ -120,15 +123,21 @@ class Dispatcher(DriverBase):
         ``callback`` the result assembled after calling it for each event.
         ``options``: the per-call ``timeout``, ``max_retries`` and ``headers`` (see :meth:`exchange`).
 
+        With ``download=`` a path or binary file, a 2xx body is written there
+        chunk by chunk (:class:`~llmplug.core.download.Destination`) and the
+        result's body is the destination.
+
         A failed attempt is retried while nothing has reached the caller: a
         plain call until its body is decoded, a stream until it is handed over
         (with a callback: until the first event is). ``timeout.total`` bounds
         the whole call: every attempt, every wait between them and the body.
         """
-        exchange = self.exchange(operation, params, callback, **options)
+        destination = options.pop("download", None)
+        exchange = self.exchange(operation, params, callback, download=destination is not None, **options)
         deadline = None if exchange.deadline is None else _deadline(exchange.deadline, exchange.limits.total or 0.0)
         try:
-            return self._drive(exchange, callback, deadline)
+            result = self._drive(exchange, callback, deadline)
+            return result if destination is None or result.status >= 300 else self._save(result, destination)
         finally:
             if deadline is not None:
                 deadline.stop()  # its helper thread ends; a returned Stream's next read starts another
@@ -205,6 +214,23 @@ class Dispatcher(DriverBase):
                 for event in stream:
                     callback(event)
         return ApiResult(stream.status_code, stream.final, stream.headers)
+
+    def _save(self, result: ApiResult, target: Any) -> ApiResult:
+        """Write the open response of ``result`` to ``target``; the result with the destination as body."""
+        from .download import Destination
+
+        response = result.body
+        try:
+            sink = Destination(target)
+            try:
+                for chunk in response.stream:
+                    sink.write(chunk)
+            except BaseException:
+                sink.abort()
+                raise
+        finally:
+            response.close()
+        return ApiResult(result.status, sink.commit(), result.headers)
 
     def close(self) -> None:
         self.transport.close()

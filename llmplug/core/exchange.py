@@ -146,6 +146,7 @@ class Exchange:
         clock: Callable[[], float] = time.monotonic,
         observe: Callable[[APIError], Any] | None = None,
         expectation: Any = None,
+        download: bool = False,
     ) -> None:
         self.settings = settings
         self.operation = operation
@@ -164,6 +165,8 @@ class Exchange:
         self.observe = observe
         #: The checks of a typed result (``response_format=T``): :class:`~llmplug.core.structured.Expectation`.
         self.expectation = expectation
+        #: A download: a 2xx body is not read here but handed to the driver (the result's body is the response).
+        self.download = download
 
     # ------------------------------------------------------------ requests
 
@@ -212,6 +215,8 @@ class Exchange:
                 return Send(follow, discard=response)
         if not response.is_success:
             return ReadBody(response)
+        if self.download:
+            return Done(ApiResult(response.status_code, response, response.headers))
         if self.stream and "event-stream" in response.headers.get("content-type", ""):
             return OpenStream(response)
         return ReadBody(response)

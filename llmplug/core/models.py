@@ -18,6 +18,9 @@ import attrs
 __all__ = [
     "ChatCompletion",
     "ChatCompletionChunk",
+    "Batch",
+    "BatchList",
+    "BatchRequestCounts",
     "ChatMessage",
     "Choice",
     "ChunkChoice",
@@ -402,6 +405,65 @@ class ImagesResponse(Model):
     created: int | None = None
     data: list[Image] = attrs.field(factory=list)
     usage: Any = None
+
+
+# ---------------------------------------------------------------- batches
+
+
+#: Every status of a normalised :class:`Batch`, in the order a job goes through them.
+BATCH_STATUSES = (
+    "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled",
+)
+
+
+@_model
+class BatchRequestCounts(Model):
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+@_model
+class Batch(Model):
+    """A batch job on the provider's engine, in OpenAI's shape whatever the
+    provider: ``status`` is one of :data:`BATCH_STATUSES` (a provider's own
+    state is mapped onto it and kept in ``.raw``); times are Unix seconds."""
+
+    id: str = ""
+    object: str = "batch"
+    endpoint: str | None = None
+    status: str | None = None
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    completion_window: str | None = None
+    request_counts: BatchRequestCounts | None = None
+    errors: Any = None
+    metadata: Any = None
+    model: str | None = None
+    created_at: int | None = None
+    in_progress_at: int | None = None
+    expires_at: int | None = None
+    finalizing_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    expired_at: int | None = None
+    cancelling_at: int | None = None
+    cancelled_at: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the job ended (completed, failed, expired or cancelled)."""
+        return self.status in ("completed", "failed", "expired", "cancelled")
+
+
+@_model
+class BatchList(Model):
+    object: str = "list"
+    data: list[Batch] = attrs.field(factory=list)
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
 
 
 # ---------------------------------------------------------------- Responses API

@@ -46,6 +46,11 @@ OPERATIONS: dict[str, Operation] = {
         Operation("responses.retrieve", m.Response),
         Operation("responses.delete", m.Deleted),
         Operation("responses.cancel", m.Response),
+        Operation("batches.create", m.Batch),
+        Operation("batches.retrieve", m.Batch),
+        Operation("batches.list", m.BatchList),
+        Operation("batches.cancel", m.Batch),
+        Operation("batches.delete", m.Deleted),
         Operation("request", None),
     )
 }

@@ -78,6 +78,14 @@ ROUTES: dict[str, tuple[str, str]] = {
     "responses.retrieve": ("GET", "/responses/{response_id}"),
     "responses.delete": ("DELETE", "/responses/{response_id}"),
     "responses.cancel": ("POST", "/responses/{response_id}/cancel"),
+    "batches.create": ("POST", "/batches"),
+    "batches.retrieve": ("GET", "/batches/{batch_id}"),
+    "batches.list": ("GET", "/batches"),
+    "batches.cancel": ("POST", "/batches/{batch_id}/cancel"),
+}
+#: Operations OpenAI's API has no equivalent of, and what to use instead.
+_NO_EQUIVALENT = {
+    "batches.delete": "OpenAI's Batch API deletes no jobs: cancel_batch() stops one; delete its files with delete_file()",
 }
 #: Streams that end at ``[DONE]``.
 _DONE_TERMINATED = frozenset({"chat.create", "completions.create"})
@@ -158,7 +166,7 @@ def llmplug_register_providers(register: Any) -> None:
 def build_openai_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request:
     """Map an operation to an OpenAI-style request against ``provider.base_url``."""
     params = dict(params)
-    instead = provider.options.get("unsupported_operations", {}).get(operation)
+    instead = provider.options.get("unsupported_operations", {}).get(operation) or _NO_EQUIVALENT.get(operation)
     if instead:
         raise UnsupportedOperationError(f"provider {provider.name!r} has no {operation!r}: {instead}")
     if operation == "request":
