@@ -24,6 +24,7 @@ from .core.errors import (
     REQUEST_ID_HEADERS,
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
@@ -33,6 +34,7 @@ from .core.errors import (
     make_status_error,
     request_id_of,
 )
+from .core.exchange import FollowUp
 from .core.hookspecs import hookimpl
 from .core.http import (
     AsyncByteStream, AsyncTransport, ByteStream, BytesStream, Headers, Request, Response, Timeout, Transport, redact_url,
@@ -77,7 +79,8 @@ __all__ = [
     # HTTP types
     "Request", "Response", "Headers", "Timeout", "Transport", "ByteStream", "BytesStream", "redact_url",
     "AsyncTransport", "AsyncByteStream", "ThreadedAsyncTransport", "threaded",
-    # operations and models
+    # operations and models; a call's next request
+    "FollowUp",
     "OPERATIONS", "Operation", "get_operation", "require_model", "with_defaults", "models", "structure", "Model", "ChatCompletion",
     "ChatCompletionChunk", "ChatMessage", "Completion", "Embedding", "EmbeddingList", "ModelInfo", "ModelList", "Usage",
     # building requests
@@ -85,7 +88,7 @@ __all__ = [
     # streams
     "SSEEvent", "DONE", "SKIP", "StreamParser", "Terminated", "parse_json_event",
     # errors
-    "APIError", "APIConnectionError", "APITimeoutError", "APIStatusError", "StreamError", "ConfigurationError",
+    "APIError", "APIResponseValidationError", "APIConnectionError", "APITimeoutError", "APIStatusError", "StreamError", "ConfigurationError",
     "UnsupportedOperationError", "PluginError", "make_status_error", "status_error", "error_message",
     "REQUEST_ID_HEADERS", "request_id_of", "parse_retry_after", "delay_seconds",
     # writing a transport

@@ -40,7 +40,9 @@ from .redirects import MAX_REDIRECTS, redirect_request
 from .retry import RetryPolicy
 from .specs import ProviderSpec
 
-__all__ = ["ApiResult", "Done", "Exchange", "Fail", "OpenStream", "Pages", "ReadBody", "Send", "Settings", "Step", "Wait"]
+__all__ = [
+    "ApiResult", "Done", "Exchange", "Fail", "FollowUp", "OpenStream", "Pages", "ReadBody", "Send", "Settings", "Step", "Wait",
+]
 
 USER_AGENT = "llmplug/0.1"
 #: Shorter keys are placeholders, not secrets: they are not scrubbed from messages.
@@ -65,6 +67,23 @@ class ApiResult:
 
     def __repr__(self) -> str:
         return f"ApiResult(status={self.status}, body={type(self.body).__name__})"
+
+
+@attrs.frozen
+class FollowUp:
+    """The next request of a call that takes more than one (a resumable upload's
+    second step). A provider's ``llmplug_build_request`` sets
+    ``request.extensions["follow_up"]`` to a function of the 2xx response that
+    returns one; the same call then sends ``operation`` with ``params`` (mapped
+    by ``llmplug_build_request``, retried on its own), and the last request's
+    result is the call's. The function may raise an ``APIError``."""
+
+    operation: str
+    params: dict[str, Any]
+
+
+#: How many follow-up requests one call may make.
+MAX_FOLLOW_UPS = 10
 
 
 @attrs.frozen
@@ -161,6 +180,7 @@ class Exchange:
         self.deadline: float | None = None if limits.total is None else clock() + limits.total
         self.attempt = 0
         self._redirects = 0
+        self._follow_ups = 0
         #: Told of every failed attempt before it is decided on (a bulk run's pace keeper).
         self.observe = observe
         #: The checks of a typed result (``response_format=T``): :class:`~llmplug.core.structured.Expectation`.
@@ -233,7 +253,10 @@ class Exchange:
                 body=text, status_code=response.status_code, request=response.request,
                 provider=self.settings.provider.name,
             ))
+        follow = response.request.extensions.get("follow_up")
         try:
+            if follow is not None:
+                return self._follow(follow(response), response)
             body = self._decode(response, raw)
         except APIError as exc:
             return self.on_error(exc)
@@ -274,6 +297,19 @@ class Exchange:
             exc.message = exc.message.replace(key, REDACTED)
             exc.args = (exc.message,)
         return exc
+
+    def _follow(self, follow: FollowUp, response: Response) -> Step:
+        """The next request of the same call (a provider asked for it)."""
+        self._follow_ups += 1
+        if self._follow_ups > MAX_FOLLOW_UPS:
+            return Fail(self.finish(APIResponseValidationError(
+                f"{self.operation} asked for more than {MAX_FOLLOW_UPS} follow-up requests",
+                body=None, status_code=response.status_code, request=response.request,
+                provider=self.settings.provider.name,
+            )))
+        self.operation, self.params = follow.operation, follow.params
+        self.attempt = 0  # the new request has its own retries
+        return self.resend()
 
     # ------------------------------------------------------------ decisions
 

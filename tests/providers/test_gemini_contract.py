@@ -529,8 +529,6 @@ def test_request_any_endpoint(gemini, api):
     [
         (lambda c: c.moderation("x"), "moderations.create", "safety"),
         (lambda c: c.image_generation(prompt="a cat"), "images.generate", "gemini-2.5-flash-image"),
-        (lambda c: c.files(), "files.list", "client.request"),
-        (lambda c: c.upload_file(b"x", "batch"), "files.create", "client.request"),
         (lambda c: c.create_response("hi"), "responses.create", "create_chat_completion"),
         (lambda c: c.response("r1"), "responses.retrieve", "create_chat_completion"),
         (lambda c: c.completion("hi"), "completions.create", "create_chat_completion"),

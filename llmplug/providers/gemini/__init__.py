@@ -5,7 +5,8 @@ is the plugin module; each job has its room: :mod:`.request` and :mod:`.messages
 (OpenAI-style params and messages to ``generateContent`` bodies, Gemini's parts
 and thought signatures replayed), :mod:`.response` (Gemini's JSON to the core
 models, the finish-reason table), :mod:`.stream` (``streamGenerateContent``
-events to chunks), :mod:`.errors` (Google's error shape and ``RetryInfo``) and
+events to chunks), :mod:`.files` (the Files API: resumable uploads, downloads),
+:mod:`.errors` (Google's error shape and ``RetryInfo``) and
 :mod:`.plugin` (registration and hooks); :mod:`.retry_info` is a built-in
 plugin of its own (``RetryInfo`` for ``gemini-openai`` too). The provider does no I/O: ``models()``
 follows ``nextPageToken`` through every page (``llmplug_next_page``). The

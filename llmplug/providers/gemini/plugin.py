@@ -59,7 +59,15 @@ llmplug_authenticate = key_header("x-goog-api-key")
 
 
 @hookimpl(trylast=True)
-def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response) -> Any:
+def llmplug_parse_response(provider: ProviderSpec, operation: str, data: Any, response: Response, params: dict[str, Any]) -> Any:
+    if operation.startswith("files."):
+        from .files import parse_files_response
+
+        return parse_files_response(operation, data, response, params)
+    if operation.startswith("batches."):
+        from .batches import parse_batches_response
+
+        return parse_batches_response(operation, data, response.request.url)
     from .response import parse_gemini_response
 
     return parse_gemini_response(operation, data, response)

@@ -29,10 +29,6 @@ from .messages import map_messages
 _RESPONSES_HINT = (
     "the Responses API is OpenAI's: use create_chat_completion() or new_chat_session(), or the 'openai' provider"
 )
-_FILES_HINT = (
-    "Gemini's Files API uses Google's upload protocol, not OpenAI's /files: call it with "
-    "client.request() (e.g. client.request('GET', '/files')), or use the 'openai' provider"
-)
 UNSUPPORTED: dict[str, str] = {
     "completions.create": "Gemini has no legacy text completions: use create_chat_completion()",
     "moderations.create": (
@@ -43,11 +39,6 @@ UNSUPPORTED: dict[str, str] = {
         "use create_chat_completion() with an image model (e.g. gemini-2.5-flash-image), "
         "the 'gemini-openai' provider's images endpoint, or the 'openai' provider"
     ),
-    "files.list": _FILES_HINT,
-    "files.create": _FILES_HINT,
-    "files.retrieve": _FILES_HINT,
-    "files.delete": _FILES_HINT,
-    "files.content": _FILES_HINT,
     "responses.create": _RESPONSES_HINT,
     "responses.retrieve": _RESPONSES_HINT,
     "responses.delete": _RESPONSES_HINT,
@@ -127,6 +118,14 @@ def build_gemini_request(provider: ProviderSpec, operation: str, params: dict[st
         raise UnsupportedOperationError(f"provider {provider.name!r} has no {operation!r}: {UNSUPPORTED[operation]}")
     if operation == "request":
         return generic_request(provider.base_url or "", params)
+    if operation.startswith("files."):
+        from .files import files_request
+
+        return files_request(provider, operation, params)
+    if operation.startswith("batches."):
+        from .batches import batches_request
+
+        return batches_request(provider, operation, params)
     if operation == "chat.create":
         model = _required_model(provider, params)
         stream = bool(params.pop("stream", False))
