@@ -8,7 +8,7 @@ from __future__ import annotations
 from llmplug.core.async_client import AsyncClient, coroutine_method
 
 from .chat import ChatSession
-from .plans import adrive
+from llmplug.core.plans import adrive
 from .responses import ResponsesChatSession
 
 __all__ = ["AsyncChatSession", "AsyncResponsesChatSession"]

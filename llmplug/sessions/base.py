@@ -13,7 +13,7 @@ from llmplug.core.dispatch import ApiResult
 from llmplug.core.errors import APIResponseValidationError, ConfigurationError, make_status_error
 from llmplug.core.models import Model
 
-from .plans import drive
+from llmplug.core.plans import drive
 
 Callback = Callable[..., Any]
 S = TypeVar("S", bound="Session")

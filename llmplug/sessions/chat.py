@@ -15,7 +15,7 @@ from llmplug.core.models import ChatCompletion, Choice, Model, Usage
 from llmplug.core.streaming import text_chunk_relay
 
 from .base import Callback, InvalidMessageError, Session, check_result, unwrap_model
-from .plans import Plan, ToolJob
+from llmplug.core.plans import Plan, ToolJob
 
 #: The roles a chat message may have.
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")

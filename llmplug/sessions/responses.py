@@ -11,7 +11,7 @@ from llmplug.core.convert import structure
 from llmplug.core.models import Model, Response, ResponseStreamEvent, TextChunk
 
 from .base import Callback, InvalidMessageError, Session, check_result, unwrap_model
-from .plans import Plan
+from llmplug.core.plans import Plan
 
 #: Roles a message item of the input may have.
 INPUT_ROLES = ("user", "assistant", "system", "developer")

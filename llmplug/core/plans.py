@@ -1,25 +1,28 @@
-"""A session method written once, run by a sync or an async client.
+"""A method written once, run by a sync or an async client (session methods,
+batch jobs).
 
-A session method is a *plan*: a generator that yields what it needs done and
-is sent back the outcome. It yields a callable (a client call: its result is
-sent back, awaited first on an async client) or a list of :class:`ToolJob`
-(one turn's tool calls: their outputs are sent back as a list, in order). A
+Such a method is a *plan*: a generator that yields what it needs done and is
+sent back the outcome. It yields a callable (a client call: its result is
+sent back, awaited first on an async client), a :class:`Sleep` (a wait:
+``time.sleep`` or ``asyncio.sleep``), or a list of :class:`ToolJob` (one
+turn's tool calls: their outputs are sent back as a list, in order). A
 failure is thrown into the plan, so its rollback is written once too.
-:func:`drive` runs a plan for the sync sessions; :func:`adrive` for the async
-ones, running a turn's tool calls concurrently (sync tools each on a thread,
+:func:`drive` runs a plan with a sync client; :func:`adrive` with an async
+one, running a turn's tool calls concurrently (sync tools each on a thread,
 so none blocks the event loop).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
 import attrs
 
-from llmplug.core.errors import ConfigurationError
+from .errors import ConfigurationError
 
-__all__ = ["Plan", "ToolJob", "adrive", "drive"]
+__all__ = ["Plan", "Sleep", "ToolJob", "adrive", "drive"]
 
 Plan = Generator[Any, Any, Any]
 
@@ -32,6 +35,15 @@ class ToolJob:
     name: str
     run: Callable[[], Any]
     is_async: bool = False
+
+
+@attrs.frozen
+class Sleep:
+    """Wait ``seconds`` (``sleep``: the function to wait with, ``time.sleep``
+    by default; an async plan uses ``asyncio.sleep`` unless it is a coroutine function)."""
+
+    seconds: float
+    sleep: Callable[[float], Any] | None = None
 
 
 def _advance(plan: Plan, outcome: Any, error: BaseException | None) -> tuple[bool, Any]:
@@ -52,7 +64,10 @@ def drive(plan: Plan) -> Any:
             return step
         outcome, error = None, None
         try:
-            outcome = [_sync_tool(job) for job in step] if isinstance(step, list) else step()
+            if isinstance(step, Sleep):
+                (step.sleep or time.sleep)(step.seconds)
+            else:
+                outcome = [_sync_tool(job) for job in step] if isinstance(step, list) else step()
         except BaseException as exc:  # thrown into the plan, which rolls back and re-raises
             error = exc
 
@@ -69,7 +84,11 @@ async def adrive(plan: Plan) -> Any:
             return step
         outcome, error = None, None
         try:
-            if isinstance(step, list):
+            if isinstance(step, Sleep):
+                slept = step.sleep(step.seconds) if step.sleep is not None else asyncio.sleep(step.seconds)
+                if inspect.isawaitable(slept):
+                    await slept
+            elif isinstance(step, list):
                 runs = (_awaited(job.run()) if job.is_async else asyncio.to_thread(job.run) for job in step)
                 outcome = list(await asyncio.gather(*runs))
             elif inspect.isawaitable(outcome := step()):
