@@ -20,19 +20,10 @@ from collections.abc import Callable
 from typing import IO, Any
 
 import llmplug
+from llmplug.core.batch_input import OPERATIONS_BY_URL, request_line
 from llmplug.core.errors import APIStatusError, ConfigurationError
 
 __all__ = ["OPERATIONS_BY_URL", "read_calls", "run_bulk"]
-
-#: The Batch API's ``url`` of each operation llmplug runs in bulk.
-OPERATIONS_BY_URL = {
-    "/v1/chat/completions": "chat.create",
-    "/v1/completions": "completions.create",
-    "/v1/embeddings": "embeddings.create",
-    "/v1/moderations": "moderations.create",
-    "/v1/responses": "responses.create",
-}
-
 
 def read_calls(lines: IO[str], endpoint: str, skip: set[str]) -> tuple[list[str], list[llmplug.Call]]:
     """The custom ids and calls of an input file, less those in ``skip``; a
@@ -43,26 +34,10 @@ def read_calls(lines: IO[str], endpoint: str, skip: set[str]) -> tuple[list[str]
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        where = f"input line {number}"
-        try:
-            item = json.loads(line)
-        except ValueError as exc:
-            raise ConfigurationError(f"{where} is not JSON ({exc})") from None
-        if not isinstance(item, dict) or not isinstance(item.get("custom_id"), str) or not item["custom_id"]:
-            raise ConfigurationError(f'{where} needs "custom_id": a non-empty string')
-        custom_id = item["custom_id"]
+        custom_id, operation, body = request_line(line, f"input line {number}", endpoint, mixed=True)
         if custom_id in seen:
-            raise ConfigurationError(f"{where}: custom_id {custom_id!r} is used twice")
+            raise ConfigurationError(f"input line {number}: custom_id {custom_id!r} is used twice")
         seen.add(custom_id)
-        if item.get("method", "POST") != "POST":
-            raise ConfigurationError(f'{where}: "method" must be POST, not {item["method"]!r}')
-        url = item.get("url")
-        operation = endpoint if url is None else OPERATIONS_BY_URL.get(url)
-        if operation is None:
-            raise ConfigurationError(f"{where}: url {url!r} is not one of {', '.join(OPERATIONS_BY_URL)}")
-        body = item.get("body")
-        if not isinstance(body, dict):
-            raise ConfigurationError(f'{where} needs "body": the request body, a JSON object')
         if custom_id not in skip:
             ids.append(custom_id)
             calls.append(llmplug.call(operation, **body))

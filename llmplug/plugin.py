@@ -14,6 +14,8 @@ transports are written against this module like any third-party plugin::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .core import models
 from .core.convert import structure
 from .core.defaults import error_message, status_error
@@ -73,6 +75,10 @@ from .core.transport_support import (
     outgoing_headers,
 )
 
+if TYPE_CHECKING:
+    from .core.batch_input import OPERATIONS_BY_URL, URLS_BY_OPERATION
+    from .core.batch_jobs import BatchEntry, BatchFormat, BatchPlan, BatchRequestError
+
 __all__ = [
     # hooks and what plugins register
     "hookimpl", "ProviderSpec", "TransportSpec",
@@ -94,4 +100,25 @@ __all__ = [
     # writing a transport
     "BackendStream", "AsyncBackendStream", "backend_response", "async_backend_response", "EnvironmentProxies", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
     "outgoing_headers", "join_headers", "RejectCookies",
+    # batch engines (loaded on first use)
+    "BatchFormat", "BatchPlan", "BatchEntry", "BatchRequestError", "OPERATIONS_BY_URL", "URLS_BY_OPERATION",
 ]
+
+#: Names loaded on first use, so a plugin that imports this module pays for
+#: them only when it uses them: name -> the module that defines it.
+_LAZY = {
+    "BatchFormat": "llmplug.core.batch_jobs", "BatchPlan": "llmplug.core.batch_jobs",
+    "BatchEntry": "llmplug.core.batch_jobs", "BatchRequestError": "llmplug.core.batch_jobs",
+    "OPERATIONS_BY_URL": "llmplug.core.batch_input", "URLS_BY_OPERATION": "llmplug.core.batch_input",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmplug.plugin' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

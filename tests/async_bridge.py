@@ -108,6 +108,29 @@ class SyncSession:
         return repr(self.session)
 
 
+class SyncBatchJob:
+    """A BatchJob of an async client used from sync code: what its methods return
+    to await runs on the bridge's loop; other attributes are the job's own."""
+
+    def __init__(self, job: Any, loop: _Loop) -> None:
+        self.job = job
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.job, name)
+        if not callable(attr):
+            return attr
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            outcome = attr(*args, **kwargs)
+            return self._loop.run(outcome) if inspect.isawaitable(outcome) else outcome
+
+        return run
+
+    def __repr__(self) -> str:
+        return repr(self.job)
+
+
 class AsyncBridge:
     """An AsyncClient with the sync client's API (see the module docstring)."""
 
@@ -126,7 +149,11 @@ class AsyncBridge:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = self._loop.run(method(*args, **kwargs))
-            return SyncStream(result, self._loop) if isinstance(result, llmplug.AsyncStream) else result
+            if isinstance(result, llmplug.AsyncStream):
+                return SyncStream(result, self._loop)
+            from llmplug.core.batch_jobs import BatchJob
+
+            return SyncBatchJob(result, self._loop) if isinstance(result, BatchJob) else result
 
         return call
 

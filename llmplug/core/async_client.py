@@ -44,6 +44,13 @@ class AsyncClient(BaseClient):
         locals()[_name] = coroutine_method(getattr(BaseClient, _name), "AsyncClient")
     del _name
 
+    @staticmethod
+    def _drive_plan(plan: Any) -> Any:
+        """Run a plan on this loop: the coroutine to await."""
+        from .plans import adrive
+
+        return adrive(plan)
+
     async def map(
         self,
         calls: Iterable[Call | Mapping[str, Any]],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 import pathlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -132,7 +132,7 @@ class BaseClient:
         "call", "create_chat_completion", "chat", "completion", "embedding", "moderation", "image_generation",
         "models", "model", "files", "file", "delete_file", "file_content", "upload_file",
         "create_response", "response", "delete_response", "cancel_response", "request",
-        "create_batch", "batch", "batches", "cancel_batch", "delete_batch",
+        "create_batch", "batch", "batches", "cancel_batch", "delete_batch", "submit_batch", "batch_job",
     )
 
     def __init__(
@@ -217,6 +217,13 @@ class BaseClient:
     @property
     def dispatcher(self) -> Any:
         return self._dispatch
+
+    @staticmethod
+    def _drive_plan(plan: Any) -> Any:
+        """Run a plan (:mod:`llmplug.core.plans`): at once here, awaited on the async client."""
+        from .plans import drive
+
+        return drive(plan)
 
     def call(self, operation: str, params: dict[str, Any], callback: Callback | None = None, *, pages: bool = False) -> Any:
         """Run any operation through dispatch (what every method below does);
@@ -374,6 +381,27 @@ class BaseClient:
 
     cancel_batch = _ById("batches.cancel", "batch_id", "POST /batches/{id}/cancel: the job stops; what was done is kept.")
     delete_batch = _ById("batches.delete", "batch_id", "Delete a finished job (where the provider has deletion).")
+
+    def submit_batch(self, requests: Iterable[Any], endpoint: str = "chat.create", **options: Any) -> Any:
+        """Run ``requests`` on the provider's batch engine: ``(custom_id, params)``
+        pairs or Batch API lines (``{"custom_id", "body"}``, as ``llmplug bulk``
+        reads them). Every line is checked first (ids unique, one endpoint, a
+        model, the engine's limits), with an error naming the line, before
+        anything is sent; then the input is uploaded (a file) or sent inline,
+        and the job created. ``options`` go to ``create_batch``
+        (``metadata=``, ``completion_window=``...). The
+        :class:`~llmplug.core.batch_jobs.BatchJob`."""
+        from .batch_jobs import submit_plan
+
+        return self._drive_plan(submit_plan(self, requests, endpoint, options))
+
+    def batch_job(self, batch_id: str) -> Any:
+        """The :class:`~llmplug.core.batch_jobs.BatchJob` of a job submitted
+        before (by this process or another), as it stands now."""
+        from .batch_jobs import attach_plan
+
+        _require(batch_id, "a batch id", "batch_job")
+        return self._drive_plan(attach_plan(self, batch_id))
 
     # ------------------------------------------------------------ anything else
 

@@ -27,6 +27,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "llmplug_authenticate",
+    "llmplug_batch_format",
     "llmplug_build_request",
     "llmplug_create_transport",
     "llmplug_function_tool",
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .http import Request, Response, Transport
     from .specs import ProviderSpec, TransportSpec
     from .sse import SSEEvent
+    from .batch_jobs import BatchFormat
     from .structured import FunctionTool, OutputFormat
 
 PROJECT = "llmplug"
@@ -229,6 +231,21 @@ def llmplug_function_tool(provider: ProviderSpec, operation: str, tool: Function
 
     :param tool: ``.name``, ``.description``, ``.schema`` (the parameters' JSON
         schema, shared: do not change it) and ``.strict_schema()``.
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec(firstresult=True)
+def llmplug_batch_format(provider: ProviderSpec) -> BatchFormat | None:
+    """How ``provider``'s batch engine takes requests and gives results, for
+    ``client.submit_batch`` and its job's ``results()``: a
+    :class:`~llmplug.core.batch_jobs.BatchFormat` (its ``plan`` turns the
+    checked ``(custom_id, params)`` lines into the engine's input, its
+    ``outputs`` and ``entry`` read the results back). Called when a job is
+    submitted or attached. Must not do I/O. When no plugin answers, the
+    provider has no batch engine: ``submit_batch`` raises
+    ``UnsupportedOperationError``.
 
     .. versionadded:: 0.3
     """

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .defaults import status_error
-from .errors import PluginError
+from .errors import PluginError, UnsupportedOperationError
 from .http import AsyncTransport, Request, Response, Transport
 from .plugin_registry import PluginRegistry
 from .specs import ProviderSpec
@@ -20,7 +20,7 @@ class TypedHooks(PluginRegistry):
 
     A hook about one provider's call (build_request, authenticate,
     parse_response, stream_parser, next_page, parse_error, structured_output,
-    function_tool) reaches only the
+    function_tool, batch_format) reaches only the
     plugins that registered a provider of that provider's family, and the
     plugins that registered no provider at all (wrappers, gateways): a family's
     plugin needs no ``if provider.family != ...`` guard.
@@ -112,6 +112,16 @@ class TypedHooks(PluginRegistry):
         """The ``tools`` entry declaring ``tool`` (a FunctionTool); its default when no plugin answers."""
         entry = self._for_family("llmplug_function_tool", provider)(provider=provider, operation=operation, tool=tool)
         return tool.default_declaration() if entry is None else entry
+
+    def batch_format(self, provider: ProviderSpec) -> Any:
+        """The provider's :class:`~llmplug.core.batch_jobs.BatchFormat`; UnsupportedOperationError without one."""
+        form = self._for_family("llmplug_batch_format", provider)(provider=provider)
+        if form is None:
+            raise UnsupportedOperationError(
+                f"provider {provider.name!r} has no batch engine (no plugin answers llmplug_batch_format): "
+                "run the calls with client.map() or `llmplug bulk` instead"
+            )
+        return form
 
     def parse_error(self, provider: ProviderSpec, operation: str, response: Response, body: Any) -> Any:
         error = self._for_family("llmplug_parse_error", provider)(provider=provider, operation=operation, response=response, body=body)

@@ -249,6 +249,14 @@ def llmplug_function_tool(provider: ProviderSpec, operation: str, tool: Any) -> 
 
 
 @hookimpl(trylast=True)
+def llmplug_batch_format(provider: ProviderSpec) -> Any:
+    """OpenAI's Batch API: a JSONL input file, output and error files."""
+    from .openai_batch import OpenAIBatchFormat  # loaded for batch jobs only
+
+    return OpenAIBatchFormat()
+
+
+@hookimpl(trylast=True)
 def llmplug_parse_response(
     provider: ProviderSpec, operation: str, data: Any, response: Response, params: dict[str, Any]
 ) -> Any:

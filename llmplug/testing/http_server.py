@@ -213,6 +213,9 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
         if reply.events is not None:
             self._write_events(reply, extra)
             return
+        if reply.body_chunks is not None and reply.status >= 200 and reply.status not in (204, 304):
+            self._write_chunks(reply, extra)
+            return
         if reply.json is not None:
             data = encode_json(reply.json)
             content_type = reply.content_type or "application/json"
@@ -246,6 +249,37 @@ class FakeRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(self._head(status, headers) + data)
         except GONE:
             self.close_connection = True
+
+    def _write_chunks(self, reply: Reply, extra: list[tuple[str, str]]) -> None:
+        """A streamed raw body: each piece goes out as it comes (chunked
+        transfer encoding on HTTP/1.1), never joined into one copy."""
+        chunked = self.request_version == "HTTP/1.1"
+        if not chunked:
+            self.close_connection = True
+        headers = [("Content-Type", reply.content_type or "application/octet-stream")]
+        if chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        names = {k.lower() for k, _ in extra}
+        headers = [(k, v) for k, v in headers if k.lower() not in names] + extra
+        write = self.wfile.write
+        try:
+            write(self._head(reply.status, headers))
+            for piece in reply.body_chunks or ():
+                if not len(piece):
+                    continue
+                if chunked:
+                    write(b"%x\r\n" % len(piece))
+                    write(piece)
+                    write(b"\r\n")
+                else:
+                    write(piece)
+            if chunked:
+                write(b"0\r\n\r\n")
+        except GONE:  # the client went away mid-body: not an SSE stream, not counted
+            self.close_connection = True
+        except Exception:
+            self.close_connection = True
+            traceback.print_exc()
 
     def _write_events(self, reply: Reply, extra: list[tuple[str, str]]) -> None:
         fake = self.server.fake

@@ -10,7 +10,10 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, Union
 
-__all__ = ["APIError", "HeaderItems", "Headers", "RecordedRequest", "Reply", "UploadedFile", "encode_event", "encode_json", "parse_multipart"]
+__all__ = [
+    "APIError", "HeaderItems", "Headers", "RecordedRequest", "Reply", "UploadedFile", "byte_chunks", "encode_event",
+    "encode_json", "parse_multipart",
+]
 
 HeaderItems = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 
@@ -90,9 +93,12 @@ class RecordedRequest:
 class Reply:
     """What a route handler or a scripted entry answers.
 
-    Exactly one of ``json`` (serialised), ``body`` (raw bytes/str) or
-    ``events`` (Server-Sent Events: dicts become ``data: <json>``, strings
-    and bytes go out verbatim) is normally set; none means an empty body.
+    Exactly one of ``json`` (serialised), ``body`` (raw bytes/str),
+    ``body_chunks`` (raw bytes streamed as they come: an iterable of bytes or
+    memoryviews, sent with chunked transfer encoding, so a large file goes out
+    without a copy of it being built) or ``events`` (Server-Sent Events: dicts
+    become ``data: <json>``, strings and bytes go out verbatim) is normally
+    set; none means an empty body.
     """
 
     status: int = 200
@@ -103,6 +109,14 @@ class Reply:
     events: Iterable[Any] | None = None
     interval: float = 0.0
     chunk_size: int | None = None
+    body_chunks: Iterable[bytes | memoryview] | None = None
+
+
+def byte_chunks(data: bytes, size: int = 64 * 1024) -> Iterator[memoryview]:
+    """``data`` in ``size``-byte pieces, as views of it (no copy): for ``Reply(body_chunks=...)``."""
+    view = memoryview(data)
+    for start in range(0, len(view), size):
+        yield view[start:start + size]
 
 
 class APIError(Exception):

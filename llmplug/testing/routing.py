@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from .batches import BatchClock, BatchSettings
 from .messages import APIError, RecordedRequest, Reply
 
 __all__ = ["Handler", "RouteTable", "Service", "default_services", "register_service"]
@@ -58,6 +59,20 @@ class Service:
     routes: RouteTable = RouteTable()
     #: Set by FakeAPI.start(): ``http://127.0.0.1:PORT``.
     server_url: str = ""
+    #: Set by FakeAPI to its shared ``batch_clock`` and ``batch_settings``
+    #: (a service used alone gets its own on first use).
+    batch_clock: BatchClock
+    batch_settings: BatchSettings
+
+    def __getattr__(self, name: str) -> object:
+        # A service made outside a FakeAPI still has a batch clock and settings.
+        if name == "batch_clock":
+            self.batch_clock = BatchClock()
+            return self.batch_clock
+        if name == "batch_settings":
+            self.batch_settings = BatchSettings()
+            return self.batch_settings
+        raise AttributeError(f"{type(self).__name__!s} object has no attribute {name!r}")
 
     def handles(self, path: str) -> bool:
         """Whether ``path`` belongs to this service."""

@@ -17,12 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .batches import BatchClock, BatchSettings
 from .http_server import FakeRequestHandler, FakeServer
 from .messages import APIError, HeaderItems, Headers, RecordedRequest, Reply, UploadedFile, encode_event, encode_json
 from .routing import RouteTable, Service, default_services, register_service
 
 __all__ = [
-    "APIError", "FakeAPI", "Headers", "RecordedRequest", "Reply",
+    "APIError", "BatchClock", "BatchSettings", "FakeAPI", "Headers", "RecordedRequest", "Reply",
     "RouteTable", "Service", "UploadedFile", "register_service",
 ]
 
@@ -39,6 +40,13 @@ class FakeAPI:
     Use as a context manager (or ``start()``/``stop()``). Requests are
     recorded in ``requests``; ``queue()`` scripts replies that are played
     before the default behaviour of the services.
+
+    Batch jobs (OpenAI's ``/v1/batches``, Gemini's ``:batchGenerateContent``)
+    live by ``batch_clock`` (a :class:`~llmplug.testing.batches.BatchClock`:
+    the real time when the server starts, then still until a test calls
+    ``api.batch_clock.advance(seconds)``) and take the phase lengths of
+    ``batch_settings`` (a :class:`~llmplug.testing.batches.BatchSettings`);
+    both are shared by every service and restored by :meth:`reset`.
     """
 
     def __init__(
@@ -55,6 +63,13 @@ class FakeAPI:
         if not services:
             raise ValueError("FakeAPI needs at least one Service")
         self.services: list[Service] = list(services)
+        #: The time batch jobs live by; moves only with ``batch_clock.advance(seconds)``.
+        self.batch_clock = BatchClock()
+        #: Phase lengths and limits every new batch job copies.
+        self.batch_settings = BatchSettings()
+        for service in self.services:
+            service.batch_clock = self.batch_clock
+            service.batch_settings = self.batch_settings
         self.requests: list[RecordedRequest] = []
         self._host = host
         self._port = port
@@ -76,6 +91,7 @@ class FakeAPI:
         self._stopping.clear()
         server = FakeServer((self._host, self._port), FakeRequestHandler, fake=self)
         self._server = server
+        self.batch_clock.reset()
         for service in self.services:
             service.server_url = self.url
         self._thread = threading.Thread(
@@ -135,7 +151,9 @@ class FakeAPI:
             return self._aborted
 
     def reset(self) -> None:
-        """Forget requests, scripted replies, aborted-stream count and stores."""
+        """Forget requests, scripted replies, aborted-stream count and stores
+        (files, batch jobs...); put the batch clock back to the real time and
+        the batch settings back to their defaults."""
         with self._lock:
             self.requests.clear()
             self._script.clear()
@@ -143,6 +161,8 @@ class FakeAPI:
             self.latency = 0.0
         for service in self.services:
             service.reset()
+        self.batch_clock.reset()
+        self.batch_settings.reset()
 
     # -- scripting -----------------------------------------------------
     def queue(

@@ -172,3 +172,77 @@ def _count(value: Any) -> int:
         return int(value or 0)
     except (TypeError, ValueError):
         return 0
+
+
+# ---------------------------------------------------------------- batch jobs (submit_batch)
+
+#: Google's documented limit on a batch request carrying its requests inline.
+INLINE_BYTES = 20 * 1024 * 1024
+#: gRPC status codes (a per-request ``error``) -> the HTTP status of the same failure.
+_HTTP_STATUS = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400,
+                12: 501, 13: 500, 14: 503, 15: 500, 16: 401}
+
+
+def batch_format() -> Any:
+    """The ``gemini`` family's :class:`~llmplug.core.batch_jobs.BatchFormat` (made on first use)."""
+    from llmplug.plugin import BatchEntry, BatchFormat, BatchPlan
+
+    class GeminiBatchFormat(BatchFormat):
+        """Gemini's batch mode: generateContent requests of one model, inline up to
+        20 MB (``metadata.key`` = the custom id), else a JSONL file of ``{"key",
+        "request"}`` lines; results inline or in the responses file."""
+
+        def plan(self, provider: Any, operation: str, requests: list[tuple[str, dict[str, Any]]]) -> Any:
+            from .request import chat_body
+
+            if operation != "chat.create":
+                raise ConfigurationError(
+                    f"a Gemini batch runs chat completions (generateContent), not {operation!r}; "
+                    "run embeddings with client.map() or `llmplug bulk`"
+                )
+            model = requests[0][1]["model"]
+            items = []
+            for number, (custom_id, params) in enumerate(requests, 1):
+                params = dict(params)
+                if params.pop("model") != model:
+                    raise ConfigurationError(
+                        f"line {number} ({custom_id!r}) asks for another model than line 1's {model!r}: "
+                        "a Gemini batch runs one model; submit one job per model"
+                    )
+                if params.pop("stream", False):
+                    raise ConfigurationError(f"line {number} ({custom_id!r}): a batch request cannot stream")
+                try:
+                    body = chat_body(params)
+                except ConfigurationError as exc:
+                    raise ConfigurationError(f"line {number} ({custom_id!r}): {exc}") from None
+                items.append((custom_id, body))
+            inline = [{"request": body, "metadata": {"key": custom_id}} for custom_id, body in items]
+            if len(encode_json(inline)) <= INLINE_BYTES:
+                return BatchPlan(create={"model": model, "requests": inline})
+            data = b"".join(encode_json({"key": custom_id, "request": body}) + b"\n" for custom_id, body in items)
+            return BatchPlan(create={"model": model}, upload=("llmplug-batch-input.jsonl", data))
+
+        def operation(self, batch: Any) -> str:
+            return "chat.create"
+
+        def input_id(self, line: dict[str, Any]) -> str | None:
+            return line.get("key")
+
+        def outputs(self, batch: Any) -> tuple[list[str], list[Any]]:
+            raw = batch.raw if isinstance(batch.raw, Mapping) else {}
+            meta = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
+            output = raw.get("response") if isinstance(raw.get("response"), Mapping) else meta.get("output") or {}
+            inline = (output.get("inlinedResponses") or {}).get("inlinedResponses") or []
+            found = output.get("responsesFile")
+            return ([found] if found else []), list(inline)
+
+        def entry(self, item: dict[str, Any]) -> Any:
+            key = item.get("key") or (item.get("metadata") or {}).get("key") or ""
+            if isinstance(item.get("response"), Mapping):
+                return BatchEntry(key, 200, item["response"])
+            error = item.get("error") if isinstance(item.get("error"), Mapping) else {}
+            status = _HTTP_STATUS.get(error.get("code"), 500)
+            return BatchEntry(key, status, {"error": {"code": status, "message": error.get("message") or "",
+                                                      "status": error.get("status"), "details": error.get("details")}})
+
+    return GeminiBatchFormat()

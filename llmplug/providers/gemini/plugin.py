@@ -94,6 +94,14 @@ def llmplug_structured_output(provider: ProviderSpec, operation: str, output: An
 
 
 @hookimpl(trylast=True)
+def llmplug_batch_format(provider: ProviderSpec) -> Any:
+    """Gemini's batch mode (see :mod:`.batches`)."""
+    from .batches import batch_format
+
+    return batch_format()
+
+
+@hookimpl(trylast=True)
 def llmplug_next_page(provider: ProviderSpec, operation: str, params: dict[str, Any], result: Any) -> dict[str, Any] | None:
     if operation != "models.list":
         return None

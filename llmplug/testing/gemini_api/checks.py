@@ -81,6 +81,23 @@ MESSAGES: dict[str, dict[str, str]] = {
     "CountTokensRequest": {
         "model": "string", "contents": "[Content", "generateContentRequest": "GenerateContentRequest",
     },
+    # Batch mode: ``models/{m}:batchGenerateContent`` (output-only fields are accepted and ignored).
+    "BatchGenerateContentRequest": {"batch": "GenerateContentBatch"},
+    "GenerateContentBatch": {
+        "model": "string", "name": "string", "displayName": "string", "inputConfig": "InputConfig", "output": "any",
+        "createTime": "string", "endTime": "string", "updateTime": "string", "batchStats": "any", "state": "string",
+        "priority": "int",
+    },
+    "InputConfig": {"fileName": "string", "requests": "InlinedRequests"},
+    "InlinedRequests": {"requests": "[InlinedRequest"},
+    "InlinedRequest": {"request": "GenerateContentRequest", "metadata": "struct"},
+    # Files API: the body of a resumable upload's ``start``.
+    "CreateFileRequest": {"file": "File"},
+    "File": {
+        "name": "string", "displayName": "string", "mimeType": "string", "sizeBytes": "int", "createTime": "string",
+        "updateTime": "string", "expirationTime": "string", "sha256Hash": "string", "uri": "string",
+        "downloadUri": "string", "state": "string", "source": "string", "videoMetadata": "any", "error": "any",
+    },
 }
 
 ENUMS: dict[str, tuple[str, ...]] = {

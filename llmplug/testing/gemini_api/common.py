@@ -10,6 +10,8 @@ as in the OpenAI fake) are read the same way by every endpoint.
 from __future__ import annotations
 
 import json
+import os
+import time
 from typing import Any
 
 from ..openai_api.common import _words
@@ -46,6 +48,33 @@ def _show(value: Any) -> str:
 
 def _json(data: Any) -> Reply:
     return Reply(json=data, content_type=JSON_TYPE)
+
+
+#: google.rpc.Code numbers by HTTP status, for ``Status`` objects in batch outputs.
+RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 412: 9, 429: 8, 499: 1, 500: 13, 501: 12, 503: 14, 504: 4}
+
+_LOWER_ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _timestamp(t: float) -> str:
+    """A protobuf Timestamp in JSON: RFC 3339, UTC, nine fractional digits."""
+    ns = round(t * 1_000_000_000)
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+def _lower_id(n: int) -> str:
+    """``n`` random lowercase letters and digits (Google's file and batch ids)."""
+    return "".join(_LOWER_ALNUM[b % 36] for b in os.urandom(n))
+
+
+def _rpc_status(exc: APIError) -> dict[str, Any]:
+    """A ``google.rpc.Status`` for an error: ``{code, message[, details]}``, code a gRPC code."""
+    status: dict[str, Any] = {"code": RPC_CODES.get(exc.status, 2), "message": exc.message}
+    details = getattr(exc, "details", None)
+    if details:
+        status["details"] = details
+    return status
 
 
 def _part_text(parts: list[dict[str, Any]]) -> str:

@@ -13,16 +13,23 @@ from __future__ import annotations
 import copy
 import threading
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..batches import BatchClock, BatchSettings
 from ..server import APIError, RecordedRequest, Reply, Service, register_service
-from . import embeddings, generate, models, openai_compat
+from . import batches, embeddings, files, generate, models, openai_compat
 from .common import ROUTES, JSON_TYPE, GeminiError
 from .models import MODELS
 from .scripted import ScriptedCandidate
 
+if TYPE_CHECKING:
+    from .batches import GeminiBatch
+    from .files import Upload
+
 
 OPENAI_PREFIX = "/v1beta/openai"
+#: Where the Files API takes uploads and serves downloads (outside ``/v1beta``).
+MEDIA_PREFIXES = ("/upload/v1beta", "/download/v1beta")
 
 #: google.rpc status names by HTTP status.
 STATUS_NAMES: dict[int, str] = {
@@ -64,7 +71,15 @@ _NOT_FOUND_HTML = (
 
 
 class GeminiService(Service):
-    """Gemini's API under ``/v1beta``: native endpoints and the OpenAI-compatible one."""
+    """Gemini's API under ``/v1beta``: native endpoints and the OpenAI-compatible one,
+    plus the Files API's ``/upload/v1beta`` and ``/download/v1beta``.
+
+    ``files`` (File resources by id, without ``files/``) and ``file_data``
+    (their bytes) hold uploads and batch responses files; ``batches`` the batch
+    jobs by id (:class:`~llmplug.testing.gemini_api.batches.GeminiBatch`, in
+    creation order: change one's ``settings`` to retime it); ``uploads`` the
+    open resumable upload sessions.
+    """
 
     prefix = "/v1beta"
     routes = ROUTES
@@ -74,11 +89,44 @@ class GeminiService(Service):
         self.models: list[dict[str, Any]] = copy.deepcopy(MODELS)
         self._scripted: deque[ScriptedCandidate] = deque()
         self._lock = threading.Lock()
+        self.files: dict[str, dict[str, Any]] = {}
+        self.file_data: dict[str, bytes] = {}
+        self.file_expiry: dict[str, float] = {}
+        self.uploads: dict[str, Upload] = {}
+        self.batches: dict[str, GeminiBatch] = {}
+        #: Request key (an inline request's ``metadata.key``, a file line's ``key``) ->
+        #: HTTP status: that request fails with Google's canned error of that status.
+        self.fail_batch_lines: dict[str, int] = {}
+        #: Non-final resumable upload chunks must be multiples of this (Google's 8 MiB).
+        self.upload_granularity = files.CHUNK_GRANULARITY
+        #: Held while files, uploads or batch jobs are read or changed.
+        self.batch_lock = threading.RLock()
+        self.batch_clock = BatchClock()  # FakeAPI replaces both with its shared ones
+        self.batch_settings = BatchSettings()
 
     def reset(self) -> None:
         self.models = copy.deepcopy(MODELS)
         with self._lock:
             self._scripted.clear()
+        with self.batch_lock:
+            self.files.clear()
+            self.file_data.clear()
+            self.file_expiry.clear()
+            self.uploads.clear()
+            self.batches.clear()
+        self.fail_batch_lines.clear()
+        self.upload_granularity = files.CHUNK_GRANULARITY
+
+    def handles(self, path: str) -> bool:
+        return super().handles(path) or any(path == p or path.startswith(p + "/") for p in MEDIA_PREFIXES)
+
+    def batch(self, batch_id: str) -> GeminiBatch:
+        """The batch job ``batch_id`` (without ``batches/``), brought up to the batch clock."""
+        batch_id = batch_id[len("batches/"):] if batch_id.startswith("batches/") else batch_id
+        with self.batch_lock:
+            job = self.batches[batch_id]
+            job.advance_to(self.batch_clock.now())
+            return job
 
     # -- scripted candidates ------------------------------------------------
     def script_reply(
@@ -156,6 +204,8 @@ class GeminiService(Service):
                 return self.gemini_error(401, "Missing or invalid Authorization header.", listed=True)
             key = key.strip()
         else:
+            if request.path == files.UPLOAD_PATH and (request.query.get("upload_id") or [""])[-1] in self.uploads:
+                return None  # the upload URL of a started session is the credential, as at Google
             key = request.headers.get("x-goog-api-key") or (request.query.get("key") or [""])[-1]
             if not key:
                 return self.gemini_error(

@@ -39,17 +39,75 @@ Deterministic rules, so tests can predict every answer:
   words; usage counts words.
 - Embeddings are unit vectors from SHAKE-256 of the text (float32 values).
 - Moderation flags words starting with "kill", "hate", "idiot", "suicide"...
+- Files (``/v1/files``) are kept in memory (``svc.files``, ``svc.file_data``);
+  ``GET /v1/files/{id}/content`` streams the stored bytes in 64 KiB pieces
+  (chunked transfer encoding), so a 50 MB batch output goes out without a copy.
+
+Batch API (``/v1/batches``, :mod:`.batches`): ``POST /v1/batches`` with an
+uploaded file of purpose ``batch``, an ``endpoint`` of the spec's list
+(``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/responses``,
+``/v1/completions``, ``/v1/moderations``...), ``completion_window: "24h"``
+and optional ``metadata``/``output_expires_after``; ``GET /v1/batches/{id}``,
+``GET /v1/batches`` (newest first; ``limit`` 1-100, default 20, ``after``,
+``has_more``, ``first_id``, ``last_id``) and ``POST /v1/batches/{id}/cancel``.
+Jobs live by the server's batch clock, which only moves when the test says::
+
+    batch = ...  # POST /v1/batches: status "validating", request_counts all 0
+    api.batch_clock.advance(10)   # validate_seconds: "in_progress", total set
+    api.batch_clock.advance(30)   # half of run_seconds (60): half the lines done
+    api.batch_clock.advance(30)   # "finalizing"
+    api.batch_clock.advance(10)   # finalize_seconds: "completed", output_file_id set
+
+A job is brought up to the clock whenever it is read, each step keeping the
+clock time it happened at (``in_progress_at``, ``finalizing_at``...).
+
+- Each line is answered by its endpoint's own handler, so it gets what a
+  synchronous call with that body gets (refusals, tool calls, JSON answers);
+  the output file (purpose ``batch_output``) has a ``{"id": "batch_req_...",
+  "custom_id", "response": {"status_code", "request_id", "body"}, "error":
+  null}`` line per success, the error file one per line the endpoint refused
+  (its 4xx status and error body, as OpenAI writes them). To make lines fail,
+  give them a body the endpoint refuses (``"n": 0``, an unknown role...) or
+  list them in ``openai_service(api).fail_batch_lines`` (``{custom_id:
+  status}``: answered with the canned 500, 429... of that status). A file with
+  no successes (or no failures) gets no output (or error) file id.
+- Validation (after ``validate_seconds``) fails the batch (``status:
+  "failed"``, ``errors: {object: "list", data: [{code, message, param,
+  line}]}``) for lines that are not JSON (``invalid_json_line``), lack
+  ``custom_id``/``method``/``url``/``body`` (``missing_required_parameter``),
+  use another method (``invalid_value``) or URL than the batch's endpoint
+  (``invalid_url``), repeat a ``custom_id`` (``duplicate_custom_id``), ask to
+  stream (``streaming_unsupported``), lack ``body.model`` or the endpoint's
+  main input (``invalid_request``) or name another model than the first line
+  (``mismatched_model``); for an empty file (``empty_file``), more than
+  ``max_requests`` (50,000) lines (``too_many_tasks``) or ``max_file_bytes``
+  (200 MB, ``file_too_large``); and for an input file that does not exist
+  (``invalid_request``, param ``file_id``), as OpenAI does. Bad create
+  parameters, or an input file of another purpose than ``batch``, are 400s.
+- Expiry: a job not done ``openai_window_seconds`` (24 h) after creation is
+  ``expired``; the lines answered by then are in the output file, the others
+  in the error file as ``{"response": null, "error": {"code": "batch_expired",
+  ...}}``. Make a job slow enough with ``api.batch_settings.run_seconds =
+  90_000`` before creating it (or on one job:
+  ``openai_service(api).batches[id].settings``).
+- Cancel: ``cancelling`` (lines answered so far kept, counts frozen), then
+  ``cancelled`` ``cancel_seconds`` (1 s) later with those lines in the output
+  file; cancelling a finished batch is a 409 "Cannot cancel a batch with
+  status 'completed'.".
+- ``usage`` sums the answered lines' token usage; ``model`` is the lines' model.
 
 One module per endpoint family: :mod:`.chat`, :mod:`.legacy_completions`,
 :mod:`.responses`, :mod:`.embedding`, :mod:`.moderation`, :mod:`.files`,
-:mod:`.images` and :mod:`.models`; shared rules in :mod:`.common` (ids, words),
-:mod:`.validation` (request checks), :mod:`.formats` (response formats)
-and :mod:`.tools` (which tools get called); the route table and the service
-in :mod:`.service`. Everything public is importable from here.
+:mod:`.batches`, :mod:`.images` and :mod:`.models`; shared rules in
+:mod:`.common` (ids, words), :mod:`.validation` (request checks),
+:mod:`.formats` (response formats) and :mod:`.tools` (which tools get called);
+the route table and the service in :mod:`.service`. Everything public is
+importable from here.
 """
 
 from __future__ import annotations
 
+from .batches import BATCH_ENDPOINTS, OpenAIBatch, cancel_batch, create_batch, get_batch, list_batches
 from .chat import Delta, chat_completion_events, chat_completions
 from .embedding import embedding_vector, embeddings
 from .files import FILE_PURPOSES, delete_file, file_content, get_file, list_files, upload_file
@@ -66,6 +124,7 @@ from .responses import (
     response_events,
     response_input_items,
 )
-from .service import ROUTES, OpenAIService
+from .service import ROUTES, OpenAIService, openai_service
 
-__all__ = ["REFUSAL", "ROUTES", "OpenAIService", "PNG_BYTES", "chat_completion_events", "embedding_vector", "response_events"]
+__all__ = ["REFUSAL", "ROUTES", "OpenAIBatch", "OpenAIService", "PNG_BYTES", "chat_completion_events", "embedding_vector",
+           "openai_service", "response_events"]

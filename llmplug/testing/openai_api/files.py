@@ -1,7 +1,9 @@
 """``/v1/files``: upload, list, get, delete and download files, kept in memory.
 
 Files live on the :class:`~llmplug.testing.openai_api.OpenAIService` of one
-server (``svc.files`` for metadata, ``svc.file_data`` for the bytes).
+server (``svc.files`` for metadata, ``svc.file_data`` for the bytes); batch
+jobs add their output and error files there (purpose ``batch_output``).
+Downloads stream (``Reply.body_chunks``), so large files are not copied.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..messages import byte_chunks
 from ..server import RecordedRequest, Reply
-from .common import ROUTES, _list_page, _rand
+from .common import ROUTES, _list_page
 from .validation import _invalid_value, _missing, _not_found
 
 if TYPE_CHECKING:
@@ -35,21 +38,8 @@ def upload_file(svc: OpenAIService, req: RecordedRequest) -> Reply:
     seconds = req.form.get("expires_after[seconds]")
     if seconds and seconds.isdigit():
         expires_at = created + int(seconds)
-    file_id = "file-" + _rand(22)
-    meta = {
-        "object": "file",
-        "id": file_id,
-        "purpose": purpose,
-        "filename": upload.filename or "upload",
-        "bytes": len(upload.data),
-        "created_at": created,
-        "expires_at": expires_at,
-        "status": "processed",
-        "status_details": None,
-    }
-    svc.files[file_id] = meta
-    svc.file_data[file_id] = upload.data
-    return Reply(json=dict(meta))
+    meta = svc.add_file(upload.data, purpose, upload.filename or "upload", created_at=created, expires_at=expires_at)
+    return Reply(json=meta)
 
 
 @ROUTES.route("GET", r"/v1/files")
@@ -90,5 +80,7 @@ def delete_file(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply
 
 @ROUTES.route("GET", r"/v1/files/(?P<file_id>[^/]+)/content")
 def file_content(svc: OpenAIService, req: RecordedRequest, file_id: str) -> Reply:
+    """The file's bytes, streamed in 64 KiB views of the stored bytes (chunked
+    transfer encoding): a 50 MB batch output goes out without a copy."""
     _file(svc, file_id)
-    return Reply(body=svc.file_data[file_id], content_type="application/octet-stream")
+    return Reply(body_chunks=byte_chunks(svc.file_data[file_id]), content_type="application/octet-stream")

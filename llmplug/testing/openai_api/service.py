@@ -3,17 +3,24 @@
 :data:`ROUTES` maps every endpoint under ``/v1`` to its handler in the
 endpoint's module; :class:`OpenAIService` checks the bearer key, words errors
 as OpenAI does, adds OpenAI's response headers, and keeps the in-memory stores
-(files, responses) of one server. Importing this module registers the service
-as a default of every ``FakeAPI``.
+(files, responses, batch jobs) of one server. Importing this module registers
+the service as a default of every ``FakeAPI``; :func:`openai_service` finds it
+on a running ``FakeAPI``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+import time
+from typing import TYPE_CHECKING, Any
 
+from ..batches import BatchClock, BatchSettings
 from ..server import RecordedRequest, Reply, Service, register_service
-from . import chat, embedding, files, images, legacy_completions, models, moderation, responses
-from .common import ROUTES, _hex
+from . import batches, chat, embedding, files, images, legacy_completions, models, moderation, responses
+from .common import ROUTES, _hex, _rand
+
+if TYPE_CHECKING:
+    from .batches import OpenAIBatch
 
 
 _STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
@@ -41,7 +48,14 @@ _STATUS_ERRORS: dict[int, tuple[str, str, str | None]] = {
 
 
 class OpenAIService(Service):
-    """The OpenAI API under ``/v1``, with in-memory files and responses."""
+    """The OpenAI API under ``/v1``, with in-memory files, responses and batch jobs.
+
+    ``files`` (metadata) and ``file_data`` (bytes) hold uploads and batch
+    outputs by file id; ``batches`` the batch jobs by id
+    (:class:`~llmplug.testing.openai_api.batches.OpenAIBatch`, in creation
+    order: change one's ``settings`` to retime it, or call ``batch(id)`` for it
+    brought up to the batch clock).
+    """
 
     prefix = "/v1"
     routes = ROUTES
@@ -51,12 +65,52 @@ class OpenAIService(Service):
         self.file_data: dict[str, bytes] = {}
         self.responses: dict[str, dict[str, Any]] = {}
         self.response_inputs: dict[str, list[dict[str, Any]]] = {}
+        self.batches: dict[str, OpenAIBatch] = {}
+        #: ``custom_id`` -> HTTP status: that batch line is answered with this API's
+        #: canned error of that status (500, 429...) instead of its endpoint's answer.
+        self.fail_batch_lines: dict[str, int] = {}
+        #: Held while a batch job is read or moved on (answering its lines included).
+        self.batch_lock = threading.RLock()
+        self.batch_clock = BatchClock()  # FakeAPI replaces both with its shared ones
+        self.batch_settings = BatchSettings()
 
     def reset(self) -> None:
         self.files.clear()
         self.file_data.clear()
         self.responses.clear()
         self.response_inputs.clear()
+        with self.batch_lock:
+            self.batches.clear()
+        self.fail_batch_lines.clear()
+
+    def add_file(
+        self, data: bytes, purpose: str, filename: str, *, created_at: int | None = None,
+        expires_at: int | None = None,
+    ) -> dict[str, Any]:
+        """Store ``data`` as a file (as an upload or a batch output would) and
+        return its metadata; the bytes are kept as given, not copied."""
+        created = int(time.time()) if created_at is None else created_at
+        meta = {
+            "object": "file",
+            "id": "file-" + _rand(22),
+            "purpose": purpose,
+            "filename": filename,
+            "bytes": len(data),
+            "created_at": created,
+            "expires_at": expires_at,
+            "status": "processed",
+            "status_details": None,
+        }
+        self.file_data[meta["id"]] = data
+        self.files[meta["id"]] = meta
+        return dict(meta)
+
+    def batch(self, batch_id: str) -> OpenAIBatch:
+        """The batch job ``batch_id``, brought up to the batch clock (KeyError if unknown)."""
+        with self.batch_lock:
+            job = self.batches[batch_id]
+            job.advance_to(self.batch_clock.now())
+            return job
 
     def authenticate(self, request: RecordedRequest, api_key: str) -> Reply | None:
         auth = request.headers.get("authorization")
@@ -98,3 +152,11 @@ class OpenAIService(Service):
 
 
 register_service(OpenAIService)
+
+
+def openai_service(api: Any) -> OpenAIService:
+    """The :class:`OpenAIService` a ``FakeAPI`` runs (its files, batch jobs...)."""
+    for service in api.services:
+        if isinstance(service, OpenAIService):
+            return service
+    raise LookupError("this FakeAPI serves no OpenAI API: create it with the default services")
