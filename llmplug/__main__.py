@@ -1,5 +1,6 @@
 """Command line: ``python -m llmplug chat "PROMPT"`` (also installed as ``llmplug``),
-and ``llmplug bulk input.jsonl -o output.jsonl`` (see :mod:`llmplug.bulk_cli`).
+``llmplug bulk input.jsonl -o output.jsonl`` (see :mod:`llmplug.bulk_cli`) and
+``llmplug batch submit|status|results|cancel|list`` (see :mod:`llmplug.batch_cli`).
 
 ``--offline`` answers from the bundled fake API on 127.0.0.1, so it runs with
 no key and no network (so ``--provider`` and ``--base-url`` do not go with it).
@@ -42,6 +43,26 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument("--transport", help="an async transport from 'llmplug transports' (default: the best installed)")
     bulk.add_argument("--base-url", help="API base URL (for openai-compatible servers)")
     bulk.set_defaults(usage_parser=bulk)
+    batch = sub.add_parser("batch", help="jobs on the provider's batch engine: submit, status, results, cancel, list")
+    actions = batch.add_subparsers(dest="action", required=True)
+    submit = actions.add_parser("submit", help="submit the requests of a JSONL file; prints the job id")
+    submit.add_argument("input", help='JSONL: {"custom_id", "method", "url", "body"} per line, as `llmplug bulk` reads')
+    submit.add_argument("--endpoint", default="chat.create", help="the job's operation or url (default: chat.create)")
+    status = actions.add_parser("status", help="where a job is; --wait follows it to its end")
+    status.add_argument("id")
+    status.add_argument("--wait", action="store_true", help="poll until the job ends, with a progress bar")
+    status.add_argument("--poll-interval", type=float, default=10.0, help="seconds between polls at first (default: 10)")
+    results = actions.add_parser("results", help="write a finished job's results, in input order")
+    results.add_argument("id")
+    results.add_argument("-o", "--output", required=True, help="JSONL results, in `llmplug bulk`'s output format")
+    cancel = actions.add_parser("cancel", help="stop a job (what was done is kept)")
+    cancel.add_argument("id")
+    listing = actions.add_parser("list", help="the latest jobs")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
+    for action in (submit, status, results, cancel, listing):
+        action.add_argument("--provider", help="provider name (default: openai)")
+        action.add_argument("--transport", help="a transport from 'llmplug transports' (default: the best installed)")
+        action.add_argument("--base-url", help="API base URL")
     sub.add_parser("providers", help="list provider names")
     sub.add_parser("transports", help="list transport names, and what to install for those that are missing")
     sub.add_parser("plugins", help="list loaded plugins and what they register")
@@ -183,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "bulk":
             return _bulk(args)
+        if args.command == "batch":
+            from llmplug.batch_cli import batch_command
+
+            return batch_command(args)
         return _chat(args, show)
     except llmplug.LLMPlugError as exc:
         show.end_line()  # a stream broke mid-line: end its partial text first

@@ -22,6 +22,7 @@ from typing import IO, Any
 import llmplug
 from llmplug.core.batch_input import OPERATIONS_BY_URL, request_line
 from llmplug.core.errors import APIStatusError, ConfigurationError
+from llmplug.core.http import Headers
 
 __all__ = ["OPERATIONS_BY_URL", "read_calls", "run_bulk"]
 
@@ -76,13 +77,15 @@ def _id_of(line: bytes) -> Any:
 
 
 def output_line(custom_id: str, outcome: Any) -> dict[str, Any]:
-    """One output line in the Batch API's format."""
-    if isinstance(outcome, llmplug.ApiResult):
+    """One output line in the Batch API's format, for an :class:`ApiResult`, a
+    result model (a batch job's) or an error."""
+    if not isinstance(outcome, BaseException):
+        result = outcome if isinstance(outcome, llmplug.ApiResult) else llmplug.ApiResult(200, outcome, Headers())
         # The normalised (OpenAI) shape whatever the provider, as the Batch API's output has it.
-        body = getattr(outcome.body, "shaped", None) or getattr(outcome.body, "raw", outcome.body)
-        response = {"status_code": outcome.status, "request_id": outcome.request_id, "body": body}
+        body = getattr(result.body, "shaped", None) or getattr(result.body, "raw", result.body)
+        response = {"status_code": result.status, "request_id": result.request_id, "body": body}
         return {"custom_id": custom_id, "response": response, "error": None}
-    error: dict[str, Any] = {"code": type(outcome).__name__, "message": str(outcome)}
+    error: dict[str, Any] = {"code": getattr(outcome, "code", None) or type(outcome).__name__, "message": str(outcome)}
     response = None
     if isinstance(outcome, APIStatusError):
         response = {"status_code": outcome.status_code, "request_id": outcome.request_id, "body": outcome.body}

@@ -230,6 +230,21 @@ def test_responses_stream(steady):
     check_stream(steady.create_response(RESPONSE_INPUT, stream=True, **FULL_RESPONSE))
 
 
+def test_batches(steady, tmp_path):
+    check(steady.create_batch("file-abc123", "/v1/chat/completions"))
+    check(steady.create_batch("file-abc123", "/v1/embeddings", completion_window="24h", metadata={"run": "nightly"}))
+    check(steady.batch("batch_abc123"))
+    check(steady.batches())
+    check(steady.batches(limit=5, after="batch_abc123"))
+    check(steady.cancel_batch("batch_abc123"))
+    result = steady.file_content("file-abc123", tmp_path / "out.jsonl")  # streamed to disk
+    _conforms(result.status, result.headers)
+    # submit_batch's upload and create: Steady answers a request that breaks the spec with a 4xx, which raises
+    job = steady.submit_batch([(f"r{i}", {"messages": [{"role": "user", "content": "Hi"}]}) for i in range(3)],
+                              metadata={"run": "conformance"})
+    assert job.id
+
+
 def typed(call: Any) -> None:
     """A typed call's request conforms, whatever the mock's random reply: it
     either parses, or fails as a StructuredOutputError that keeps the headers."""
