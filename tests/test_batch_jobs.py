@@ -204,3 +204,16 @@ def test_a_provider_without_a_batch_engine(api, transport) -> None:
     with llmplug.new("openai", api_key=TEST_KEY, base_url=api.base_url, transport=transport, plugins=pm) as client:
         job = client.submit_batch(prompts(1))  # the built-in still answers after a plugin passes
         assert job.id
+
+
+def test_embeddings_run_in_an_openai_batch(api, transport) -> None:
+    from llmplug.core.models import EmbeddingList
+
+    with clients(api, transport, "openai") as client:
+        job = client.submit_batch([(f"e{i}", {"input": f"text {i}"}) for i in range(5)], endpoint="/v1/embeddings")
+        run_to_end(api, job)
+        results = list(job.results())
+        direct = client.embedding("text 3").body
+    assert [custom_id for custom_id, _ in results] == [f"e{i}" for i in range(5)]
+    assert all(isinstance(result, EmbeddingList) for _, result in results)
+    assert results[3][1].vectors == direct.vectors  # the same floats as the synchronous call
