@@ -50,7 +50,16 @@ def llmplug_register_providers(register: Any) -> None:
 
 @hookimpl(trylast=True)
 def llmplug_build_request(provider: ProviderSpec, operation: str, params: dict[str, Any]) -> Request | None:
-    from .request import build_gemini_request  # each room loads on its first call
+    # each room loads on its first call
+    if operation.startswith("files."):
+        from .files import files_request
+
+        return files_request(provider, operation, dict(params))
+    if operation.startswith("batches."):
+        from .batches import batches_request
+
+        return batches_request(provider, operation, dict(params))
+    from .request import build_gemini_request
 
     return build_gemini_request(provider, operation, params)
 

@@ -118,14 +118,6 @@ def build_gemini_request(provider: ProviderSpec, operation: str, params: dict[st
         raise UnsupportedOperationError(f"provider {provider.name!r} has no {operation!r}: {UNSUPPORTED[operation]}")
     if operation == "request":
         return generic_request(provider.base_url or "", params)
-    if operation.startswith("files."):
-        from .files import files_request
-
-        return files_request(provider, operation, params)
-    if operation.startswith("batches."):
-        from .batches import batches_request
-
-        return batches_request(provider, operation, params)
     if operation == "chat.create":
         model = _required_model(provider, params)
         stream = bool(params.pop("stream", False))

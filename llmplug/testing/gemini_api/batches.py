@@ -46,16 +46,16 @@ lists them newest first (``operations``, ``pageSize``/``pageToken``/``nextPageTo
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from typing import TYPE_CHECKING, Any
 
 from ..batches import BatchInvalid, BatchJob, BatchSettings, Phase
 from ..messages import Headers
 from ..server import APIError, RecordedRequest, Reply
 from .checks import parse_body
-from .common import ROUTES, GeminiError, _invalid, _json, _lower_id, _rpc_status, _show, _timestamp
+from .common import (
+    ROUTES, GeminiError, _invalid, _json, _lower_id, _rpc_status, _show, _timestamp, page_token, page_window,
+)
 from .files import live_file, new_file, read_lines
 from .generate import generate_content
 
@@ -285,19 +285,7 @@ def batch_generate_content(svc: GeminiService, req: RecordedRequest, model: str)
 
 @ROUTES.route("GET", r"/v1beta/batches")
 def list_batches(svc: GeminiService, req: RecordedRequest) -> Reply:
-    query = {k: v[-1] for k, v in req.query.items()}
-    size_text = query.get("pageSize") or query.get("page_size") or "50"
-    if not re.fullmatch(r"-?\d+", size_text):
-        raise _invalid(f"Invalid value at 'page_size' (TYPE_INT32), {_show(size_text)}")
-    size = int(size_text)
-    size = 50 if size <= 0 else min(size, 1000)
-    token = query.get("pageToken") or query.get("page_token") or ""
-    start = 0
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().removeprefix("offset:"))
-        except ValueError:
-            raise _invalid("Invalid page token.") from None
+    start, size = page_window(req, 50, 1000)
     with svc.batch_lock:
         now = svc.batch_clock.now()
         jobs = list(reversed(svc.batches.values()))
@@ -306,7 +294,7 @@ def list_batches(svc: GeminiService, req: RecordedRequest) -> Reply:
             job.advance_to(now)
         body: dict[str, Any] = {"operations": [job.to_json() for job in page]} if page else {}
     if start + size < len(jobs):
-        body["nextPageToken"] = base64.urlsafe_b64encode(f"offset:{start + size}".encode()).decode().rstrip("=")
+        body["nextPageToken"] = page_token(start + size)
     return _json(body)
 
 

@@ -9,6 +9,10 @@ as in the OpenAI fake) are read the same way by every endpoint.
 
 from __future__ import annotations
 
+import re
+
+import base64
+
 import json
 import os
 import time
@@ -93,3 +97,27 @@ def _tokens(contents: list[dict[str, Any]]) -> int:
             if "inlineData" in part or "fileData" in part:
                 count += 258  # what Gemini counts for an image
     return count
+
+
+def page_window(req: Any, default: int, most: int) -> tuple[int, int]:
+    """``(start, size)`` of a listing's page from ``pageSize`` and ``pageToken``
+    (snake_case too), as Google reads them: a size <= 0 is the default, one
+    over ``most`` is cut to it; a token is one this fake gave (:func:`page_token`)."""
+    query = {k: v[-1] for k, v in req.query.items()}
+    size_text = query.get("pageSize") or query.get("page_size") or str(default)
+    if not re.fullmatch(r"-?\d+", size_text):
+        raise _invalid(f"Invalid value at 'page_size' (TYPE_INT32), {_show(size_text)}")
+    size = int(size_text)
+    size = default if size <= 0 else min(size, most)
+    token = query.get("pageToken") or query.get("page_token") or ""
+    if not token:
+        return 0, size
+    try:
+        return int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().removeprefix("offset:")), size
+    except ValueError:
+        raise _invalid("Invalid page token.") from None
+
+
+def page_token(offset: int) -> str:
+    """The ``nextPageToken`` of the page that starts at ``offset``."""
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")

@@ -42,7 +42,9 @@ from typing import TYPE_CHECKING, Any
 from ..messages import byte_chunks
 from ..server import RecordedRequest, Reply
 from .checks import parse_body
-from .common import ROUTES, JSON_TYPE, GeminiError, _invalid, _json, _lower_id, _show, _timestamp
+from .common import (
+    ROUTES, JSON_TYPE, GeminiError, _invalid, _json, _lower_id, _show, _timestamp, page_token, page_window,
+)
 
 if TYPE_CHECKING:
     from .service import GeminiService
@@ -221,13 +223,7 @@ def _upload_chunk(svc: GeminiService, req: RecordedRequest, session: str) -> Rep
 # -- the files ------------------------------------------------------------------------
 @ROUTES.route("GET", r"/v1beta/files")
 def list_files(svc: GeminiService, req: RecordedRequest) -> Reply:
-    query = {k: v[-1] for k, v in req.query.items()}
-    size_text = query.get("pageSize") or query.get("page_size") or "10"
-    if not re.fullmatch(r"-?\d+", size_text):
-        raise _invalid(f"Invalid value at 'page_size' (TYPE_INT32), {_show(size_text)}")
-    size = int(size_text)
-    size = 10 if size <= 0 else min(size, 100)
-    start = _page_start(query)
+    start, size = page_window(req, 10, 100)
     with svc.batch_lock:
         names = list(reversed(svc.files))
     files = []
@@ -239,22 +235,8 @@ def list_files(svc: GeminiService, req: RecordedRequest) -> Reply:
     page = files[start:start + size]
     body: dict[str, Any] = {"files": page} if page else {}
     if start + size < len(files):
-        body["nextPageToken"] = _page_token(start + size)
+        body["nextPageToken"] = page_token(start + size)
     return _json(body)
-
-
-def _page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
-def _page_start(query: dict[str, str]) -> int:
-    token = query.get("pageToken") or query.get("page_token") or ""
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().removeprefix("offset:"))
-    except ValueError:
-        raise _invalid("Invalid page token.") from None
 
 
 @ROUTES.route("GET", r"/v1beta/files/(?P<file_id>[^/:]+)")

@@ -8,13 +8,11 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import re
 from typing import TYPE_CHECKING, Any
 
 from ..server import RecordedRequest, Reply
-from .common import ROUTES, _invalid, _json, _show
+from .common import ROUTES, _json, page_token, page_window
 
 if TYPE_CHECKING:
     from .service import GeminiService
@@ -68,23 +66,11 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
 
 @ROUTES.route("GET", r"/v1beta/models")
 def list_models(svc: GeminiService, req: RecordedRequest) -> Reply:
-    query = {k: v[-1] for k, v in req.query.items()}
-    size_text = query.get("pageSize") or query.get("page_size") or "50"
-    if not re.fullmatch(r"-?\d+", size_text):
-        raise _invalid(f"Invalid value at 'page_size' (TYPE_INT32), {_show(size_text)}")
-    size = int(size_text)
-    size = 50 if size <= 0 else min(size, 1000)
-    token = query.get("pageToken") or query.get("page_token") or ""
-    start = 0
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().removeprefix("offset:"))
-        except ValueError:
-            raise _invalid("Invalid page token.") from None
+    start, size = page_window(req, 50, 1000)
     page = svc.models[start:start + size]
     body: dict[str, Any] = {"models": [_public(m) for m in page]}
     if start + size < len(svc.models):
-        body["nextPageToken"] = base64.urlsafe_b64encode(f"offset:{start + size}".encode()).decode().rstrip("=")
+        body["nextPageToken"] = page_token(start + size)
     return _json(body)
 
 
