@@ -33,7 +33,7 @@ from ..batches import BatchInvalid, BatchJob, BatchSettings, Phase
 from ..messages import Headers
 from ..server import APIError, RecordedRequest, Reply
 from .common import ROUTES, _hex, _list_page, _rand
-from .validation import _body, _invalid_type, _invalid_value, _missing, _not_found
+from .validation import _body, _in_range, _invalid_type, _invalid_value, _missing, _not_found
 
 if TYPE_CHECKING:
     from .service import OpenAIService
@@ -361,15 +361,7 @@ def _check_output_expiry(value: Any) -> int | None:
         raise _missing("output_expires_after.seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise _invalid_type("output_expires_after.seconds", "an integer", seconds)
-    if not 3600 <= seconds <= 2592000:
-        below = seconds < 3600
-        raise APIError(
-            400,
-            f"Invalid 'output_expires_after.seconds': integer {'below minimum' if below else 'above maximum'} value. "
-            f"Expected a value {'>= 3600' if below else '<= 2592000'}, but got {seconds} instead.",
-            type="invalid_request_error", param="output_expires_after.seconds",
-            code="integer_below_min_value" if below else "integer_above_max_value",
-        )
+    _in_range("output_expires_after.seconds", seconds, 3600, 2592000)
     return seconds
 
 
@@ -428,15 +420,7 @@ def list_batches(svc: OpenAIService, req: RecordedRequest) -> Reply:
             limit = int(q["limit"])
         except ValueError:
             raise _invalid_type("limit", "an integer", q["limit"]) from None
-        if not 1 <= limit <= 100:
-            below = limit < 1
-            raise APIError(
-                400,
-                f"Invalid 'limit': integer {'below minimum' if below else 'above maximum'} value. Expected a value "
-                f"{'>= 1' if below else '<= 100'}, but got {limit} instead.",
-                type="invalid_request_error", param="limit",
-                code="integer_below_min_value" if below else "integer_above_max_value",
-            )
+        _in_range("limit", limit, 1, 100)
     with svc.batch_lock:
         now = svc.batch_clock.now()
         jobs = list(reversed(svc.batches.values()))  # newest first

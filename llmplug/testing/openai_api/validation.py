@@ -96,23 +96,22 @@ def _int(body: dict[str, Any], name: str, default: int | None, lo: int | None = 
         return default
     if isinstance(value, bool) or not isinstance(value, int):
         raise _invalid_type(name, "an integer", value)
-    if lo is not None and value < lo:
-        raise APIError(
-            400,
-            f"Invalid '{name}': integer below minimum value. Expected a value >= {lo}, but got {value} instead.",
-            type="invalid_request_error",
-            param=name,
-            code="integer_below_min_value",
-        )
-    if hi is not None and value > hi:
-        raise APIError(
-            400,
-            f"Invalid '{name}': integer above maximum value. Expected a value <= {hi}, but got {value} instead.",
-            type="invalid_request_error",
-            param=name,
-            code="integer_above_max_value",
-        )
+    _in_range(name, value, lo, hi)
     return value
+
+
+def _in_range(name: str, value: int, lo: int | None, hi: int | None) -> None:
+    """OpenAI's 400 for an integer outside ``lo``..``hi`` (either may be ``None``)."""
+    for bound, too_far, words, op, code in ((lo, lo is not None and value < lo, "below minimum", ">=", "below_min"),
+                                            (hi, hi is not None and value > hi, "above maximum", "<=", "above_max")):
+        if too_far:
+            raise APIError(
+                400,
+                f"Invalid '{name}': integer {words} value. Expected a value {op} {bound}, but got {value} instead.",
+                type="invalid_request_error",
+                param=name,
+                code=f"integer_{code}_value",
+            )
 
 
 def _bool(body: dict[str, Any], name: str) -> bool:
