@@ -141,7 +141,7 @@ class BaseClient:
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        transport: str | Transport | None = None,
+        transport: str | Transport | Any | None = None,
         timeout: Timeout | float | None = NOT_GIVEN,
         max_retries: int = 2,
         raise_for_status: bool = True,
@@ -197,7 +197,8 @@ class BaseClient:
             **options, "api_key": Secret(key or None), "base_url": url, "timeout": timeout, "max_retries": max_retries,
             "raise_for_status": raise_for_status, "default_model": default_model, "headers": headers, "verify": verify,
             "plugins": self.plugins, "retry": retry, "require_finish_reason": require_finish_reason,
-            "transport": transport if transport is None or isinstance(transport, str) else transport.name,
+            "transport": transport if transport is None or isinstance(transport, str) or hasattr(transport, "transport_for")
+            else transport.name,
         }
 
     # ------------------------------------------------------------ plumbing

@@ -50,10 +50,18 @@ class TypedHooks(PluginRegistry):
 
     def create_transport(self, transport: Any, options: dict[str, Any], asynchronous: bool = False) -> Any:
         """A transport instance (an :class:`AsyncTransport` for an async client)
-        from a name, an instance, or ``None`` (the default)."""
+        from a name, an instance, ``None`` (the default), or an object whose
+        ``transport_for(asynchronous, make)`` builds one (``make(name)``: the
+        transport of that name, for one it wraps)."""
         kind = AsyncTransport if asynchronous else Transport
         if isinstance(transport, kind):
             return transport
+        if hasattr(transport, "transport_for") and not isinstance(transport, (str, Transport, AsyncTransport)):
+            # a transport maker (llmplug.testing.Cassette): it builds one of the kind asked for
+            made = transport.transport_for(asynchronous, lambda name: self.create_transport(name, options, asynchronous))
+            if not isinstance(made, kind):
+                raise PluginError(f"{transport!r}.transport_for() made a {type(made).__name__}, not a {kind.__name__}")
+            return made
         if transport is not None and not isinstance(transport, str):
             raise TypeError(
                 f"transport must be a name or a llmplug {kind.__name__} instance, not {type(transport).__name__}"

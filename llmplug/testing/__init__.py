@@ -36,6 +36,7 @@ settings. See :mod:`llmplug.testing.openai_api` and
 from __future__ import annotations
 
 from .batches import BatchClock, BatchSettings
+from .cassette import Cassette, CassetteError
 from .server import (
     APIError,
     FakeAPI,
@@ -51,6 +52,8 @@ from .openai_api import OpenAIService, openai_service  # registers the default s
 from .gemini_api import GeminiService, gemini_service  # registers Gemini's /v1beta next to OpenAI's /v1
 
 __all__ = [
+    "Cassette",
+    "CassetteError",
     "APIError",
     "BatchClock",
     "BatchSettings",
