@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .core.streaming import Stream
     from .core.schema import json_schema
     from .core.structured import FunctionTool, function_tool
+    from .core.batch_jobs import BatchJob, BatchRequestError
     from .sessions import ChatSession, ResponsesChatSession
     from .sessions.asynchronous import AsyncChatSession, AsyncResponsesChatSession
 
@@ -87,6 +88,8 @@ _LAZY = {
     "json_schema": "llmplug.core.schema",
     "FunctionTool": "llmplug.core.structured",
     "function_tool": "llmplug.core.structured",
+    "BatchJob": "llmplug.core.batch_jobs",
+    "BatchRequestError": "llmplug.core.batch_jobs",
     "ChatSession": "llmplug.sessions",
     "AsyncChatSession": "llmplug.sessions.asynchronous",
     "AsyncResponsesChatSession": "llmplug.sessions.asynchronous",
@@ -174,4 +177,5 @@ __all__ = [
     "Progress", "call", "hookimpl", "new", "new_async", "plugins", "providers", "transports",
     "ContentFilterFinishReasonError", "InvalidJSONError", "LengthFinishReasonError", "RefusalError",
     "StructuredOutputError", "StructuredValidationError", "FunctionTool", "function_tool", "json_schema",
+    "BatchJob", "BatchRequestError",
 ]

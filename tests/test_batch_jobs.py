@@ -217,3 +217,34 @@ def test_embeddings_run_in_an_openai_batch(api, transport) -> None:
     assert [custom_id for custom_id, _ in results] == [f"e{i}" for i in range(5)]
     assert all(isinstance(result, EmbeddingList) for _, result in results)
     assert results[3][1].vectors == direct.vectors  # the same floats as the synchronous call
+
+
+def test_lines_an_engine_would_refuse_are_refused_first(client, api) -> None:
+    mixed = [*prompts(2), ("c", {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "x"}]})]
+    with pytest.raises(llmplug.ConfigurationError, match=r"line 3 \('c'\) asks for"):
+        client.submit_batch(mixed)
+    with pytest.raises(llmplug.ConfigurationError, match=r"line 2 \('b'\) asks for a stream"):
+        client.submit_batch([("a", {"messages": []}), ("b", {"messages": [], "stream": True})])
+    with pytest.raises(llmplug.ConfigurationError, match=r"line 1 \('a'\): response_format is a type"):
+        client.submit_batch([("a", {"messages": [], "response_format": dict})])
+    assert api.requests == []
+
+
+def test_results_can_be_read_twice_and_closed(client, api) -> None:
+    job = client.submit_batch(prompts(3))
+    run_to_end(api, job)
+    results = job.results()
+    assert list(results) == list(results)  # read again from the same downloads
+    results.close()
+    with pytest.raises(llmplug.ConfigurationError, match="closed"):
+        list(results)
+    assert [cid for cid, _ in job.results()] == ["req-0", "req-1", "req-2"]
+
+
+def test_a_cancel_reports_the_state_after_it(client, api) -> None:
+    api.batch_settings.run_seconds = 10_000
+    job = client.submit_batch(prompts(4))
+    api.batch_clock.advance(100)
+    after = job.cancel()
+    assert after.status in ("cancelling", "cancelled") and after.request_counts is not None
+    assert after.request_counts.total == 4

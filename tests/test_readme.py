@@ -1,4 +1,4 @@
-"""The examples of README.md and docs/structured.md run, so they cannot drift from the code."""
+"""The examples of README.md, docs/structured.md and docs/batch.md run, so they cannot drift from the code."""
 
 from __future__ import annotations
 
@@ -14,9 +14,12 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 STRUCTURED = ROOT / "docs" / "structured.md"
+BATCH = ROOT / "docs" / "batch.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 #: docs/structured.md's blocks, each from a line opening with ```python to the next line that is ```.
 STRUCTURED_BLOCKS = re.findall(r"^```python\n(.*?)^```$", STRUCTURED.read_text(encoding="utf-8"), flags=re.S | re.M)
+#: docs/batch.md's blocks, read the same way.
+BATCH_BLOCKS = re.findall(r"^```python\n(.*?)^```$", BATCH.read_text(encoding="utf-8"), flags=re.S | re.M)
 
 
 def test_readme_has_examples():
@@ -50,6 +53,15 @@ def test_structured_doc_python_example(index, capsys):
     if re.search(r"^\s*import pydantic\b", source, flags=re.M) and importlib.util.find_spec("pydantic") is None:
         pytest.skip("this example uses pydantic, which is not installed")
     run_example(source, f"docs/structured.md[python block {index}]", "__structured_doc__")
+
+
+def test_batch_doc_has_examples():
+    assert len(BATCH_BLOCKS) >= 6
+
+
+@pytest.mark.parametrize("index", range(len(BATCH_BLOCKS)))
+def test_batch_doc_python_example(index, capsys):
+    run_example(BATCH_BLOCKS[index], f"docs/batch.md[python block {index}]", "__batch_doc__")
 
 
 def test_readme_first_command_runs_offline():

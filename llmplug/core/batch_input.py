@@ -101,6 +101,14 @@ def collect_requests(
             raise ConfigurationError(f"{where}: custom_id {custom_id!r} was already used on line {seen[custom_id]}")
         seen[custom_id] = number
         params = with_defaults(provider, operation, params)
+        if params.get("stream"):
+            raise ConfigurationError(f"{where} ({custom_id!r}) asks for a stream: a batch request cannot stream")
+        fmt = params.get("response_format")
+        if fmt is not None and not isinstance(fmt, Mapping):
+            raise ConfigurationError(
+                f"{where} ({custom_id!r}): response_format is a type; a batch line is sent as JSON, so give the "
+                "schema itself: {'type': 'json_schema', 'json_schema': {'name': ..., 'schema': llmplug.json_schema(T)}}"
+            )
         if needs_model and not params.get("model"):
             raise ConfigurationError(f"{where} ({custom_id!r}) has no model and {provider.name!r} has no default: set one")
         lines.append((custom_id, params))

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -163,9 +164,8 @@ class BatchJob:
         return self._run(self._cancel())
 
     def _cancel(self) -> Plan:
-        result = yield lambda: self.client.cancel_batch(self.id)
-        self.batch = result.body
-        return self.batch
+        yield lambda: self.client.cancel_batch(self.id)
+        return (yield from self._refresh())  # the state after (some engines answer a cancel with nothing)
 
     def wait(
         self,
@@ -223,10 +223,9 @@ class BatchJob:
             path = os.path.join(folder, f"output-{number}.jsonl")
             yield lambda file_id=file_id, path=path: self.client.file_content(file_id, path)
             paths.append(path)
-        order = self.custom_ids
-        if order is None:
-            order = yield from self._input_order(folder)
-        return _Results(self, paths, inline, order, folder)
+        if self.custom_ids is None:
+            self.custom_ids = yield from self._input_order(folder)
+        return _Results(self, paths, inline, self.custom_ids, folder)
 
     def _input_order(self, folder: str) -> Plan:
         """The ids in input order, from the job's input file (a reattached job)."""
@@ -259,16 +258,28 @@ class BatchJob:
 class _Results:
     """The results of a job, read lazily from its downloaded files in input order:
     a first pass notes where each id's line is (ids and offsets only in
-    memory), then each line is read when its turn comes."""
+    memory), then each line is read when its turn comes. Iterate it as often as
+    needed; the downloaded files go with it (``close()``, leaving a ``with``
+    block, or when it is collected)."""
 
     def __init__(self, job: BatchJob, paths: list[str], inline: list[Any], order: list[str] | None, folder: str) -> None:
         self.job, self.paths, self.inline, self.order, self.folder = job, paths, inline, order, folder
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
-        try:
-            yield from self._ordered()
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        if not self._cleanup.alive:
+            raise ConfigurationError("these batch results were closed: call job.results() again")
+        return self._ordered()
+
+    def close(self) -> None:
+        """Remove the downloaded files now."""
+        self._cleanup()
+
+    def __enter__(self) -> _Results:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _index(self) -> tuple[dict[str, BatchEntry], dict[str, tuple[int, int]]]:
         """Inline entries by id, and ``(file number, offset)`` of each file line by id."""

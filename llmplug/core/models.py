@@ -384,6 +384,9 @@ class FileList(Model):
     object: str = "list"
     data: list[FileObject] = attrs.field(factory=list)
     has_more: bool = False
+    first_id: str | None = None
+    #: What ``files(after=...)`` takes for the next page (the last id; Gemini's page token).
+    last_id: str | None = None
 
 
 @_model

@@ -2,8 +2,8 @@
 ``openai`` family's answer to ``llmplug_batch_format``.
 
 Input: one JSONL file of ``{"custom_id", "method": "POST", "url", "body"}``
-lines, uploaded with ``purpose="batch"``; at most 50,000 lines and 200 MB
-(checked line by line before anything is sent). Results: the lines of the
+lines, uploaded with ``purpose="batch"``; one model, at most 50,000 lines and
+200 MB (checked line by line before anything is sent). Results: the lines of the
 output file (``{"custom_id", "response": {"status_code", "request_id",
 "body"}, "error"}``) and of the error file (requests that failed, expired or
 were cancelled).
@@ -32,7 +32,13 @@ class OpenAIBatchFormat(BatchFormat):
             )
         lines = []
         size = 0
+        model = requests[0][1].get("model")
         for number, (custom_id, params) in enumerate(requests, 1):
+            if params.get("model") != model:
+                raise ConfigurationError(
+                    f"line {number} ({custom_id!r}) asks for model {params.get('model')!r}, line 1 for {model!r}: "
+                    "an OpenAI batch runs one model; submit one job per model"
+                )
             line = encode_json({"custom_id": custom_id, "method": "POST", "url": url, "body": params}) + b"\n"
             size += len(line)
             if size > MAX_BYTES:

@@ -63,3 +63,11 @@ def test_a_start_reply_without_a_session_url_is_a_clear_error(gemini, api) -> No
     with pytest.raises(llmplug.APIResponseValidationError, match="X-Goog-Upload-URL"):
         gemini.upload_file(b"x", "batch", filename="x.jsonl")
     assert len(api.requests) == 1
+
+
+def test_files_page_with_after(gemini, api) -> None:
+    ids = {gemini.upload_file(b"{}\n", "batch", filename=f"f{i}.jsonl").body.id for i in range(3)}
+    first = gemini.files(limit=2).body
+    assert len(first.data) == 2 and first.has_more and first.last_id
+    rest = gemini.files(limit=2, after=first.last_id).body
+    assert {f.id for f in first.data} | {f.id for f in rest.data} == ids and not rest.has_more

@@ -178,6 +178,8 @@ def _count(value: Any) -> int:
 
 #: Google's documented limit on a batch request carrying its requests inline.
 INLINE_BYTES = 20 * 1024 * 1024
+#: Room left for the body around the requests (``{"batch": {"displayName", "inputConfig"...}}``).
+_WRAPPER_BYTES = 4096
 #: gRPC status codes (a per-request ``error``) -> the HTTP status of the same failure.
 _HTTP_STATUS = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400,
                 12: 501, 13: 500, 14: 503, 15: 500, 16: 401}
@@ -217,7 +219,8 @@ def batch_format() -> Any:
                     raise ConfigurationError(f"line {number} ({custom_id!r}): {exc}") from None
                 items.append((custom_id, body))
             inline = [{"request": body, "metadata": {"key": custom_id}} for custom_id, body in items]
-            if len(encode_json(inline)) <= INLINE_BYTES:
+            # the whole request body counts: the requests and their wrapper (display name...)
+            if len(encode_json(inline)) + _WRAPPER_BYTES <= INLINE_BYTES:
                 return BatchPlan(create={"model": model, "requests": inline})
             data = b"".join(encode_json({"key": custom_id, "request": body}) + b"\n" for custom_id, body in items)
             return BatchPlan(create={"model": model}, upload=("llmplug-batch-input.jsonl", data))

@@ -79,7 +79,10 @@ def files_request(provider: ProviderSpec, operation: str, params: dict[str, Any]
         }
         return Request("POST", params["upload_url"], headers, data)
     if operation == "files.list":
-        query = {"pageSize": params.get("limit") or 100, **{k: v for k, v in params.items() if k != "limit"}}
+        rest = {k: v for k, v in params.items() if k not in ("limit", "after")}
+        query = {"pageSize": params.get("limit") or 100, **rest}
+        if params.get("after"):
+            query["pageToken"] = params["after"]  # the page token FileList.last_id holds
         return Request("GET", f"{provider.base_url}/files{query_string(query)}", json_headers)
     resource = quote(file_resource(params.pop("file_id")), safe="/")
     if operation == "files.retrieve":
@@ -115,8 +118,11 @@ def parse_files_response(operation: str, data: Any, response: Response, params: 
         if not isinstance(data, Mapping):
             return structure(data, FileList)
         files = [file_from_gemini(entry) for entry in data.get("files") or []]
-        shaped = {"object": "list", "data": [f.shaped for f in files], "has_more": bool(data.get("nextPageToken"))}
-        return FileList(data=files, has_more=shaped["has_more"], raw=data, shaped=shaped)
+        token = data.get("nextPageToken") or None
+        shaped = {"object": "list", "data": [f.shaped for f in files], "has_more": bool(token),
+                  "first_id": files[0].id if files else None, "last_id": token}
+        return FileList(data=files, has_more=bool(token), first_id=shaped["first_id"], last_id=token, raw=data,
+                        shaped=shaped)
     if operation == "files.delete":
         file_id = response.request.url.rsplit("/files/", 1)[-1]
         shaped = {"id": "files/" + file_id, "object": "file", "deleted": True}
