@@ -74,7 +74,7 @@ def test_a_stream_replays_in_the_same_pieces(transport, tmp_path) -> None:
     with FakeAPI() as api:
         events = [{"choices": [{"index": 0, "delta": {"content": w}, "finish_reason": f}]}
                   for w, f in (("a", None), ("b", None), ("c", "stop"))]
-        api.queue("POST", "/v1/chat/completions", events=[*events, "data: [DONE]\n\n"], chunk_size=7)
+        api.queue("POST", "/v1/chat/completions", events=[*events, "data: [DONE]\n\n"], chunk_size=7, interval=0.01)
         with client(transport, cassette, api.base_url) as c:
             with c.create_chat_completion(USER, stream=True) as stream:
                 recorded = [chunk.raw for chunk in stream]
@@ -183,6 +183,17 @@ def test_a_transport_error_replays(transport, tmp_path) -> None:
     assert type(replayed.value) is type(recorded.value)
 
 
+def test_client_map_and_a_password_in_the_url(tmp_path) -> None:
+    calls = [llmplug.call("chat.create", messages=[{"role": "user", "content": f"Q{i}"}]) for i in range(5)]
+    with FakeAPI() as api:
+        url = api.base_url.replace("http://", "http://user:hunter2-pass@")
+        with llmplug.new("openai", api_key=TEST_KEY, base_url=url, transport=Cassette(tmp_path / "m.yaml", inner="urllib")) as c:
+            recorded = [r.body.content for r in c.map(calls, concurrency=2)]  # the async twin records into the same file
+    assert "hunter2" not in (tmp_path / "m.yaml").read_text()
+    with llmplug.new("openai", api_key=TEST_KEY, base_url=DEAD_URL, transport=Cassette(tmp_path / "m.yaml", "replay")) as c:
+        assert [r.body.content for r in c.map(calls, concurrency=2)] == recorded == [f"You said: Q{i}" for i in range(5)]
+
+
 def test_the_pytest_plugin(tmp_path) -> None:
     import subprocess
     import sys
@@ -197,13 +208,17 @@ def test_the_pytest_plugin(tmp_path) -> None:
         "        assert c.chat([{'role': 'user', 'content': 'hi'}]).body.content == 'You said: hi'\n\n"
         "@pytest.mark.llmplug_cassette(mode='once', name='shared')\n"
         "def test_marked(llmplug_cassette):\n"
-        "    assert llmplug_cassette.path.name.startswith('shared.')\n"
+        "    assert llmplug_cassette.path.name.startswith('shared.')\n\n"
+        "class TestGroup:\n"
+        "    def test_chat(self, llmplug_cassette):\n"
+        "        assert llmplug_cassette.path.stem == 'TestGroup__test_chat'\n"
     )
     run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)]
     first = subprocess.run([*run, "--llmplug-record=once"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert first.returncode == 0, first.stdout + first.stderr
     recorded = list((tmp_path / "cassettes" / "test_user").glob("test_chat.*"))
     assert len(recorded) == 1 and "sk-test-key-123456" not in recorded[0].read_text()
+    assert (tmp_path / "cassettes" / "test_user" / "shared.yaml").exists()  # sent nothing: an empty cassette, replayable
     again = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path, timeout=120)  # default: replay only
     assert again.returncode == 0, again.stdout + again.stderr
     recorded[0].unlink()

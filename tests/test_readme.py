@@ -1,4 +1,5 @@
-"""The examples of README.md, docs/structured.md and docs/batch.md run, so they cannot drift from the code."""
+"""The examples of README.md, docs/structured.md, docs/batch.md and docs/testing.md run, so they cannot drift
+from the code."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 STRUCTURED = ROOT / "docs" / "structured.md"
 BATCH = ROOT / "docs" / "batch.md"
+TESTING = ROOT / "docs" / "testing.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 #: docs/structured.md's blocks, each from a line opening with ```python to the next line that is ```.
 STRUCTURED_BLOCKS = re.findall(r"^```python\n(.*?)^```$", STRUCTURED.read_text(encoding="utf-8"), flags=re.S | re.M)
 #: docs/batch.md's blocks, read the same way.
 BATCH_BLOCKS = re.findall(r"^```python\n(.*?)^```$", BATCH.read_text(encoding="utf-8"), flags=re.S | re.M)
+#: docs/testing.md's blocks, read the same way (its pytest files are ```text: they need pytest and a package).
+TESTING_BLOCKS = re.findall(r"^```python\n(.*?)^```$", TESTING.read_text(encoding="utf-8"), flags=re.S | re.M)
 
 
 def test_readme_has_examples():
@@ -62,6 +66,15 @@ def test_batch_doc_has_examples():
 @pytest.mark.parametrize("index", range(len(BATCH_BLOCKS)))
 def test_batch_doc_python_example(index, capsys):
     run_example(BATCH_BLOCKS[index], f"docs/batch.md[python block {index}]", "__batch_doc__")
+
+
+def test_testing_doc_has_examples():
+    assert len(TESTING_BLOCKS) >= 8
+
+
+@pytest.mark.parametrize("index", range(len(TESTING_BLOCKS)))
+def test_testing_doc_python_example(index, capsys):
+    run_example(TESTING_BLOCKS[index], f"docs/testing.md[python block {index}]", "__testing_doc__")
 
 
 def test_readme_first_command_runs_offline():

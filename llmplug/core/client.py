@@ -34,7 +34,8 @@ class Client(BaseClient):
         from .async_client import map_on_async_twin  # loads asyncio: only for a bulk run
 
         twin = {**self._twin_options, "api_key": self._twin_options["api_key"].reveal()}
-        if twin["transport"] is not None and self.plugins.transport_spec(twin["transport"]).async_factory is None:
+        named = isinstance(twin["transport"], str)  # not a transport maker (a cassette), which makes either kind
+        if named and self.plugins.transport_spec(twin["transport"]).async_factory is None:
             twin["transport"] = None  # a sync-only transport (requests): the default async one
         return map_on_async_twin(self.provider.name, twin, calls, options)
 

@@ -12,10 +12,12 @@ sends nothing. Modes:
 - ``"replay"`` (alias ``"none"``): never send; a missing file or a request
   with no recorded match is a :class:`CassetteError`.
 
-What is kept: method, URL (secret query values removed), the request headers
-that shape the answer (``Content-Type``, ``Accept``, Google's upload
-protocol), the body as canonical JSON (sorted keys) or text or base64; the
-status, response headers (``Set-Cookie`` left out) and body. A streamed body
+What is kept: method, URL (secret query values and any password removed), the
+request headers that shape the answer (``Content-Type``, ``Accept``, Google's
+upload protocol), the body as JSON (as sent; matched with its keys sorted),
+text or base64; the status, the response headers (``Set-Cookie``, those about
+the wire and those that change on every call, such as ``Date``, left out) and
+the body. A streamed body
 (Server-Sent Events) is kept as its chunks, so a replay delivers the same
 events in the same pieces (``gaps=True`` keeps, and replays, the time between
 them). A transport error (a refused connection, a timeout, a stream broken
@@ -62,9 +64,12 @@ MODES = {"once": "once", "record": "record", "all": "record", "replay": "replay"
 MATCHERS = ("method", "scheme", "host", "path", "query", "body", "headers")
 #: Request headers that shape the answer, kept and (with ``"headers"`` in ``match_on``) matched.
 _KEPT_HEADERS = ("content-type", "accept")
-#: Response headers about the wire, not the answer: a replayed body is whole and decoded.
-_WIRE_HEADERS = frozenset({"set-cookie", "content-length", "transfer-encoding", "content-encoding", "connection",
-                           "keep-alive"})
+#: Response headers left out: about the wire (a replayed body is whole and decoded), or
+#: different on every call (so a re-recording changes only what changed).
+_WIRE_HEADERS = frozenset({
+    "set-cookie", "content-length", "transfer-encoding", "content-encoding", "connection", "keep-alive",
+    "date", "openai-processing-ms", "server-timing", "x-envoy-upstream-service-time", "cf-ray", "alt-svc",
+})
 
 
 class CassetteError(ConfigurationError):
@@ -119,6 +124,11 @@ class Cassette:
         inner = None
         if self.recording:
             kind = AsyncTransport if asynchronous else Transport
+            if self.inner is not None and not isinstance(self.inner, (str, kind)):
+                raise ConfigurationError(
+                    f"this cassette wraps {self.inner!r}, which cannot serve {'an async' if asynchronous else 'a sync'} "
+                    "client: give inner= a transport name, which serves both"
+                )
             inner = self.inner if isinstance(self.inner, kind) else make(self.inner)
         return _AsyncCassetteTransport(self, inner) if asynchronous else _CassetteTransport(self, inner)
 
@@ -166,12 +176,15 @@ class Cassette:
 
     def _load(self) -> list[dict[str, Any]]:
         text = self.path.read_text(encoding="utf-8")
-        if self.format == "yaml":
-            import yaml
+        try:
+            if self.format == "yaml":
+                import yaml
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as exc:  # yaml.YAMLError, ValueError
+            raise CassetteError(f"{str(self.path)!r} cannot be read ({type(exc).__name__}: {exc}): record it again") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             raise CassetteError(f"{str(self.path)!r} is not a version {FORMAT_VERSION} llmplug cassette: record it again")
         return list(data.get("interactions") or [])
@@ -181,8 +194,8 @@ class Cassette:
     def _match(self, request: Request) -> dict[str, Any]:
         """The first recording of ``request`` not played yet; a CassetteError if none."""
         wanted = _scrub(self._request_entry(request), self._secrets)  # as it was written
-        if self.redact is not None:
-            wanted = self.redact({"request": wanted}).get("request", wanted)
+        if self.redact is not None:  # on replay the hook sees the request (the response is {})
+            wanted = self.redact({"request": wanted, "response": {}}).get("request", wanted)
         key = self._key(wanted)
         with self._lock:
             for index, entry in enumerate(self.interactions):
@@ -434,18 +447,26 @@ def _format_of(path: Path) -> str:
 
 
 def _without_secrets(url: str) -> str:
+    """``url`` without secret query parameters or a password."""
     parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in SENSITIVE_QUERY_PARAMS]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    if parts.query:
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                 if k.lower() not in SENSITIVE_QUERY_PARAMS]
+        parts = parts._replace(query=urlencode(query))
+    return urlunsplit(parts)
 
 
 def _kept(headers: Headers) -> dict[str, str]:
-    return {
+    kept = {
         str(name).lower(): str(value) for name, value in headers.items()
         if name.lower() in _KEPT_HEADERS or name.lower().startswith("x-goog-upload-")
     }
+    ctype = kept.get("content-type", "")
+    if ctype.lower().startswith("multipart/") and "boundary=" in ctype:  # fresh each time: normalised, as in the body
+        kept["content-type"] = ctype.split("boundary=", 1)[0] + "boundary=BOUNDARY"
+    return kept
 
 
 def _body(content: bytes | None, ctype: str) -> Any:

@@ -6,7 +6,7 @@ Enable them in your root ``conftest.py``::
 
 - ``fake_api``: a running :class:`FakeAPI` (no key check), stopped after the test;
 - ``llmplug_cassette``: a :class:`~llmplug.testing.Cassette` named after the
-  test (``cassettes/<test module>/<test name>.yaml`` beside the test file;
+  test (``cassettes/<test module>/<[Class__]test name>.yaml`` beside the test file;
   ``.json`` without PyYAML), to give as ``transport=``. Its mode comes from
   ``--llmplug-record`` (``none``: replay only, the default, as in CI; ``once``:
   record what has no cassette yet; ``all``: record everything anew), or from
@@ -48,12 +48,16 @@ def fake_api() -> Iterator[FakeAPI]:
 
 
 @pytest.fixture
-def llmplug_cassette(request: pytest.FixtureRequest) -> Cassette:
-    """The test's cassette (see the module docstring)."""
+def llmplug_cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
+    """The test's cassette (see the module docstring). ``--llmplug-record=all``
+    re-records every cassette, a marker's mode included."""
     marker = request.node.get_closest_marker("llmplug_cassette")
     options = dict(marker.kwargs) if marker is not None else {}
-    mode = options.pop("mode", None) or request.config.getoption("--llmplug-record")
-    name = options.pop("name", None) or re.sub(r"[^\w.-]+", "_", request.node.name)
+    option = request.config.getoption("--llmplug-record")
+    mode = options.pop("mode", None)
+    mode = "all" if option == "all" else mode or option
+    test = request.node.nodeid.split("::", 1)[-1]  # Class::test_name[param]: a method's class keeps it apart
+    name = options.pop("name", None) or re.sub(r"[^\w.-]+", "_", test.replace("::", "__")).strip("_")
     folder = Path(str(request.node.fspath)).parent / "cassettes" / Path(str(request.node.fspath)).stem
     candidates = [folder / f"{name}{suffix}" for suffix in (".yaml", ".json")]
     path = next((p for p in candidates if p.exists()), None)
@@ -61,4 +65,7 @@ def llmplug_cassette(request: pytest.FixtureRequest) -> Cassette:
         import importlib.util
 
         path = candidates[0] if importlib.util.find_spec("yaml") is not None else candidates[1]
-    return Cassette(path, mode, **options)
+    cassette = Cassette(path, mode, **options)
+    yield cassette
+    if cassette.recording and not cassette.path.exists():  # a test that sent nothing: its (empty) cassette
+        cassette._save()
