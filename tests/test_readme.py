@@ -14,20 +14,22 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-STRUCTURED = ROOT / "docs" / "structured.md"
-BATCH = ROOT / "docs" / "batch.md"
-TESTING = ROOT / "docs" / "testing.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
-#: docs/structured.md's blocks, each from a line opening with ```python to the next line that is ```.
-STRUCTURED_BLOCKS = re.findall(r"^```python\n(.*?)^```$", STRUCTURED.read_text(encoding="utf-8"), flags=re.S | re.M)
-#: docs/batch.md's blocks, read the same way.
-BATCH_BLOCKS = re.findall(r"^```python\n(.*?)^```$", BATCH.read_text(encoding="utf-8"), flags=re.S | re.M)
-#: docs/testing.md's blocks, read the same way (its pytest files are ```text: they need pytest and a package).
-TESTING_BLOCKS = re.findall(r"^```python\n(.*?)^```$", TESTING.read_text(encoding="utf-8"), flags=re.S | re.M)
+#: Each document whose ```python blocks run, and at least how many it has. A block runs from
+#: a line opening with ```python to the next line that is ``` (docs/testing.md's pytest files
+#: are ```text: they need pytest and a package).
+DOCUMENTS = {"README.md": 4, "docs/structured.md": 5, "docs/batch.md": 6, "docs/testing.md": 8}
 
 
-def test_readme_has_examples():
-    assert len(BLOCKS) >= 4
+def blocks_of(document: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```$", (ROOT / document).read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+EXAMPLES = [(document, index, block) for document in DOCUMENTS for index, block in enumerate(blocks_of(document))]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_each_document_has_examples(document):
+    assert len(blocks_of(document)) >= DOCUMENTS[document]
 
 
 def run_example(source: str, where: str, name: str) -> None:
@@ -42,39 +44,11 @@ def run_example(source: str, where: str, name: str) -> None:
         del sys.modules[name]
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_python_example(index, capsys):
-    run_example(BLOCKS[index], f"README.md[python block {index}]", "__readme__")
-
-
-def test_structured_doc_has_examples():
-    assert len(STRUCTURED_BLOCKS) >= 5
-
-
-@pytest.mark.parametrize("index", range(len(STRUCTURED_BLOCKS)))
-def test_structured_doc_python_example(index, capsys):
-    source = STRUCTURED_BLOCKS[index]
+@pytest.mark.parametrize(("document", "index", "source"), EXAMPLES, ids=[f"{d}[{i}]" for d, i, _ in EXAMPLES])
+def test_python_example(document, index, source, capsys):
     if re.search(r"^\s*import pydantic\b", source, flags=re.M) and importlib.util.find_spec("pydantic") is None:
         pytest.skip("this example uses pydantic, which is not installed")
-    run_example(source, f"docs/structured.md[python block {index}]", "__structured_doc__")
-
-
-def test_batch_doc_has_examples():
-    assert len(BATCH_BLOCKS) >= 6
-
-
-@pytest.mark.parametrize("index", range(len(BATCH_BLOCKS)))
-def test_batch_doc_python_example(index, capsys):
-    run_example(BATCH_BLOCKS[index], f"docs/batch.md[python block {index}]", "__batch_doc__")
-
-
-def test_testing_doc_has_examples():
-    assert len(TESTING_BLOCKS) >= 8
-
-
-@pytest.mark.parametrize("index", range(len(TESTING_BLOCKS)))
-def test_testing_doc_python_example(index, capsys):
-    run_example(TESTING_BLOCKS[index], f"docs/testing.md[python block {index}]", "__testing_doc__")
+    run_example(source, f"{document}[python block {index}]", "__doc_example__")
 
 
 def test_readme_first_command_runs_offline():

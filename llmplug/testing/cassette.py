@@ -151,6 +151,23 @@ class Cassette:
             "body": _body(request.content, request.headers.get("content-type", "")),
         }
 
+    def _start(self, request: Request) -> dict[str, Any]:
+        """A recording begins: the request's part of its interaction."""
+        return {"request": self._request_entry(request)}
+
+    def _failed(self, entry: dict[str, Any], exc: APIError) -> None:
+        """The request got no response: record the error (the caller raises it on)."""
+        self._finish({**entry, "error": _error_entry(exc)})
+
+    def _watch(self, entry: dict[str, Any], response: Response, tee: type) -> Response:
+        """``response`` with its body recorded as it is read (``tee``: the sync or async reader)."""
+        response.stream = tee(response.stream, _Recorder(self, entry, response))
+        return response
+
+    def _replay(self, request: Request, *, asynchronous: bool) -> Response:
+        """The recorded response to ``request`` (its recorded error raised)."""
+        return _replayed(self._match(request), request, self.gaps, asynchronous=asynchronous)
+
     def _finish(self, entry: dict[str, Any]) -> None:
         """A recorded interaction is whole: scrub it, keep it, write the file."""
         entry = _scrub(entry, self._secrets)
@@ -250,17 +267,14 @@ class _CassetteTransport(Transport):
     def send(self, request: Request) -> Response:
         cassette = self.cassette
         if not cassette.recording:
-            return _replayed(cassette._match(request), request, cassette.gaps, asynchronous=False)
-        assert self.inner is not None
-        entry = {"request": cassette._request_entry(request)}
+            return cassette._replay(request, asynchronous=False)
+        entry = cassette._start(request)
         try:
-            response = self.inner.send(request)
+            response = self.inner.send(request)  # type: ignore[union-attr]  # recording: there is one
         except APIError as exc:
-            cassette._finish({**entry, "error": _error_entry(exc)})
+            cassette._failed(entry, exc)
             raise
-        recorder = _Recorder(cassette, entry, response)
-        response.stream = _SyncTee(response.stream, recorder)
-        return response
+        return cassette._watch(entry, response, _SyncTee)
 
     def close(self) -> None:
         if self.inner is not None:
@@ -277,17 +291,14 @@ class _AsyncCassetteTransport(AsyncTransport):
     async def send(self, request: Request) -> Response:
         cassette = self.cassette
         if not cassette.recording:
-            return _replayed(cassette._match(request), request, cassette.gaps, asynchronous=True)
-        assert self.inner is not None
-        entry = {"request": cassette._request_entry(request)}
+            return cassette._replay(request, asynchronous=True)
+        entry = cassette._start(request)
         try:
-            response = await self.inner.send(request)
+            response = await self.inner.send(request)  # type: ignore[union-attr]  # recording: there is one
         except APIError as exc:
-            cassette._finish({**entry, "error": _error_entry(exc)})
+            cassette._failed(entry, exc)
             raise
-        recorder = _Recorder(cassette, entry, response)
-        response.stream = _AsyncTee(response.stream, recorder)
-        return response
+        return cassette._watch(entry, response, _AsyncTee)
 
     async def aclose(self) -> None:
         if self.inner is not None:
@@ -335,13 +346,16 @@ class _Recorder:
         self.cassette._finish(entry)
 
 
-class _SyncTee:
-    """A response body read through, chunk by chunk, into its recorder."""
+class _Tee:
+    """A response body read through, chunk by chunk, into its recorder (the
+    sync and async readers differ only in ``for`` and ``async for``)."""
 
     def __init__(self, stream: Any, recorder: _Recorder) -> None:
         self.stream = stream
         self.recorder = recorder
 
+
+class _SyncTee(_Tee):
     def __iter__(self) -> Iterator[bytes]:
         try:
             for chunk in self.stream:
@@ -357,11 +371,7 @@ class _SyncTee:
         self.recorder.end()
 
 
-class _AsyncTee:
-    def __init__(self, stream: Any, recorder: _Recorder) -> None:
-        self.stream = stream
-        self.recorder = recorder
-
+class _AsyncTee(_Tee):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self.stream:
@@ -395,10 +405,14 @@ def _replayed(entry: dict[str, Any], request: Request, gaps: bool, *, asynchrono
     return Response(int(recorded["status"]), headers, stream, request)
 
 
-class _SyncReplay:
+class _Replay:
+    """A recorded body: its chunks (with the gaps between them), then its error, if it broke."""
+
     def __init__(self, chunks: list[bytes], gaps: list[float] | None, failure: APIError | None) -> None:
         self.chunks, self.gaps, self.failure = chunks, gaps, failure
 
+
+class _SyncReplay(_Replay):
     def __iter__(self) -> Iterator[bytes]:
         for index, chunk in enumerate(self.chunks):
             if self.gaps and index < len(self.gaps):
@@ -411,10 +425,7 @@ class _SyncReplay:
         """Nothing to release."""
 
 
-class _AsyncReplay:
-    def __init__(self, chunks: list[bytes], gaps: list[float] | None, failure: APIError | None) -> None:
-        self.chunks, self.gaps, self.failure = chunks, gaps, failure
-
+class _AsyncReplay(_Replay):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         import asyncio
 
