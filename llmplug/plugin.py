@@ -76,7 +76,7 @@ from .core.transport_support import (
 )
 
 if TYPE_CHECKING:
-    from .core.batch_input import OPERATIONS_BY_URL, URLS_BY_OPERATION
+    from .core.batch_input import OPERATIONS_BY_URL, URLS_BY_OPERATION, one_model
     from .core.batch_jobs import BatchEntry, BatchFormat, BatchPlan, BatchRequestError
 
 __all__ = [
@@ -101,7 +101,7 @@ __all__ = [
     "BackendStream", "AsyncBackendStream", "backend_response", "async_backend_response", "EnvironmentProxies", "ErrorTable", "STDLIB_ERRORS", "CHUNK_SIZE", "WAITING", "map_exceptions",
     "outgoing_headers", "join_headers", "RejectCookies",
     # batch engines (loaded on first use)
-    "BatchFormat", "BatchPlan", "BatchEntry", "BatchRequestError", "OPERATIONS_BY_URL", "URLS_BY_OPERATION",
+    "BatchFormat", "BatchPlan", "BatchEntry", "BatchRequestError", "OPERATIONS_BY_URL", "URLS_BY_OPERATION", "one_model",
 ]
 
 #: Names loaded on first use, so a plugin that imports this module pays for
@@ -110,6 +110,7 @@ _LAZY = {
     "BatchFormat": "llmplug.core.batch_jobs", "BatchPlan": "llmplug.core.batch_jobs",
     "BatchEntry": "llmplug.core.batch_jobs", "BatchRequestError": "llmplug.core.batch_jobs",
     "OPERATIONS_BY_URL": "llmplug.core.batch_input", "URLS_BY_OPERATION": "llmplug.core.batch_input",
+    "one_model": "llmplug.core.batch_input",
 }
 
 

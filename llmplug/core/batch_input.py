@@ -18,7 +18,7 @@ from .errors import ConfigurationError
 from .operations import get_operation, with_defaults
 from .specs import ProviderSpec
 
-__all__ = ["OPERATIONS_BY_URL", "URLS_BY_OPERATION", "collect_requests", "operation_named", "request_line"]
+__all__ = ["OPERATIONS_BY_URL", "URLS_BY_OPERATION", "collect_requests", "one_model", "operation_named", "request_line"]
 
 #: The Batch API's ``url`` of each operation llmplug runs in bulk and in batches.
 OPERATIONS_BY_URL = {
@@ -115,3 +115,17 @@ def collect_requests(
     if not lines:
         raise ConfigurationError("the batch has no requests")
     return lines
+
+
+def one_model(requests: list[tuple[str, dict[str, Any]]], engine: str) -> Any:
+    """The model every line of a job asks for, for an engine that runs one model
+    per job (``engine`` names it in the error); a :class:`ConfigurationError`
+    naming the first line that asks for another."""
+    model = requests[0][1].get("model")
+    for number, (custom_id, params) in enumerate(requests, 1):
+        if params.get("model") != model:
+            raise ConfigurationError(
+                f"line {number} ({custom_id!r}) asks for another model than line 1's {model!r}: "
+                f"{params.get('model')!r}; {engine} runs one model: submit one job per model"
+            )
+    return model

@@ -109,7 +109,7 @@ def submit_plan(client: Any, requests: Iterable[Any], endpoint: str, options: di
         uploaded = yield lambda: client.upload_file(data, "batch", filename=name)
         params["input_file_id"] = uploaded.body.id
     created = yield lambda: client.create_batch(**params)
-    return BatchJob(client, created.body, operation=operation, custom_ids=[custom_id for custom_id, _ in lines])
+    return BatchJob(client, created.body, operation=operation, custom_ids=[custom_id for custom_id, _ in lines], form=form)
 
 
 def attach_plan(client: Any, batch_id: str) -> Plan:
@@ -124,10 +124,10 @@ class BatchJob:
     kind (awaited on an async client)."""
 
     def __init__(self, client: Any, batch: Batch, *, operation: str | None = None,
-                 custom_ids: list[str] | None = None) -> None:
+                 custom_ids: list[str] | None = None, form: BatchFormat | None = None) -> None:
         self.client = client
         self.batch = batch
-        self._format = client.plugins.batch_format(client.provider)
+        self._format = form if form is not None else client.plugins.batch_format(client.provider)
         self.operation = operation or self._format.operation(batch)
         #: The ids in input order (read from the input file for a reattached job).
         self.custom_ids = custom_ids

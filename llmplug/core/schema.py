@@ -32,7 +32,7 @@ import attrs
 
 from .errors import ConfigurationError
 
-__all__ = ["function_schema", "json_schema", "schema_name", "strict_schema", "copy_json", "is_pydantic", "pydantic_adapter", "type_label", "STRICT_FORMATS"]
+__all__ = ["function_schema", "json_schema", "schema_name", "strict_schema", "copy_json", "is_pydantic", "pydantic_adapter", "type_label", "UNIONS", "object_root", "STRICT_FORMATS"]
 
 #: The ``format`` values strict mode accepts; others are left out of a strict schema.
 STRICT_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
@@ -53,7 +53,8 @@ _SEQUENCES = {
     collections.abc.MutableSet, collections.abc.Iterable, collections.abc.Collection,
 }
 _MAPPINGS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
-_UNIONS: tuple[Any, ...] = (typing.Union, types.UnionType) if sys.version_info >= (3, 10) else (typing.Union,)
+#: The origins of a union type: ``Union[A, B]`` and ``A | B``.
+UNIONS: tuple[Any, ...] = (typing.Union, types.UnionType)
 _JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", type(None): "null"}
 _REQUIRED_WRAPPERS = {"Required", "NotRequired", "ReadOnly"}
 
@@ -88,6 +89,11 @@ def copy_json(value: Any) -> Any:
     return value
 
 
+def object_root(schema: dict[str, Any]) -> bool:
+    """Whether ``schema``'s root is an object with named properties (strict mode needs one)."""
+    return schema.get("type") == "object" and not schema.get("additionalProperties")
+
+
 def type_label(tp: Any) -> str:
     """A short readable name of ``tp`` for messages (``Person``, ``list[Person]``)."""
     if isinstance(tp, type) and not typing.get_args(tp):
@@ -111,7 +117,7 @@ def _short(tp: Any) -> str:
         return _short(args[0])
     if origin is typing.Literal:
         return "Literal"
-    if origin in _UNIONS:
+    if origin in UNIONS:
         return "_or_".join(_short(arg) for arg in args if arg is not type(None))
     return "_".join([getattr(origin, "__name__", "type"), *(_short(arg) for arg in args if arg is not Ellipsis)])
 
@@ -189,7 +195,7 @@ class _Builder:
             return self._annotated(args)
         if origin is typing.Literal:
             return _enum_schema(list(args))
-        if origin in _UNIONS:
+        if origin in UNIONS:
             return self._union(args)
         if origin is not None and getattr(origin, "_name", None) in _REQUIRED_WRAPPERS:
             return self.schema(args[0])

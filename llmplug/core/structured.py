@@ -36,7 +36,7 @@ from .errors import (
     StructuredValidationError,
 )
 from .models import ChatCompletion, Response
-from .schema import cached_schema, function_schema, schema_name, strict_schema, type_label
+from .schema import cached_schema, function_schema, object_root, schema_name, strict_schema, type_label
 from .typed import NotOfType, structure_as
 
 __all__ = ["Expectation", "FunctionTool", "OutputFormat", "PartialTracker", "function_tool", "prepare_call"]
@@ -63,7 +63,7 @@ class OutputFormat:
     @property
     def is_object(self) -> bool:
         """Whether the schema's root is an object (strict mode needs one)."""
-        return self.schema.get("type") == "object" and not self.schema.get("additionalProperties")
+        return object_root(self.schema)
 
     @property
     def enum_values(self) -> list[Any] | None:
@@ -119,7 +119,7 @@ class OutputFormat:
 def _strict_cached(tp: Any, inline_refs: bool) -> dict[str, Any]:
     schema = cached_schema(tp)
     name = type_label(tp)
-    if not (schema.get("type") == "object" and not schema.get("additionalProperties")):
+    if not object_root(schema):
         defs = schema.get("$defs")
         inner = {key: value for key, value in schema.items() if key != "$defs"}
         schema = {"type": "object", "properties": {ENVELOPE: inner}, "required": [ENVELOPE]}

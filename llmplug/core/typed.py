@@ -14,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import sys
-import types
 import typing
 import uuid
 from typing import Any
@@ -25,11 +23,10 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn
 from cattrs.v import format_exception
 
-from .schema import cached_schema, is_pydantic, pydantic_adapter, type_label
+from .schema import UNIONS, cached_schema, is_pydantic, pydantic_adapter, type_label
 
 __all__ = ["NotOfType", "structure_as"]
 
-_UNIONS: tuple[Any, ...] = (typing.Union, types.UnionType) if sys.version_info >= (3, 10) else (typing.Union,)
 
 
 class NotOfType(ValueError):
@@ -164,7 +161,7 @@ def _datetime(text: str) -> datetime.datetime:
 
 
 def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in _UNIONS
+    return typing.get_origin(tp) in UNIONS
 
 
 def _union(converter: cattrs.Converter, value: Any, tp: Any) -> Any:

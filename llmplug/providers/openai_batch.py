@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmplug.plugin import URLS_BY_OPERATION, BatchEntry, BatchFormat, BatchPlan, ConfigurationError, encode_json
+from llmplug.plugin import (
+    URLS_BY_OPERATION, BatchEntry, BatchFormat, BatchPlan, ConfigurationError, encode_json, one_model,
+)
 
 __all__ = ["MAX_BYTES", "MAX_LINES", "OpenAIBatchFormat"]
 
@@ -30,15 +32,10 @@ class OpenAIBatchFormat(BatchFormat):
                 f"line {MAX_LINES + 1}: an OpenAI batch takes at most {MAX_LINES:,} requests; "
                 f"this one has {len(requests):,}: split it into several jobs"
             )
+        one_model(requests, "an OpenAI batch")
         lines = []
         size = 0
-        model = requests[0][1].get("model")
         for number, (custom_id, params) in enumerate(requests, 1):
-            if params.get("model") != model:
-                raise ConfigurationError(
-                    f"line {number} ({custom_id!r}) asks for model {params.get('model')!r}, line 1 for {model!r}: "
-                    "an OpenAI batch runs one model; submit one job per model"
-                )
             line = encode_json({"custom_id": custom_id, "method": "POST", "url": url, "body": params}) + b"\n"
             size += len(line)
             if size > MAX_BYTES:

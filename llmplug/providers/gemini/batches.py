@@ -187,7 +187,7 @@ _HTTP_STATUS = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 
 
 def batch_format() -> Any:
     """The ``gemini`` family's :class:`~llmplug.core.batch_jobs.BatchFormat` (made on first use)."""
-    from llmplug.plugin import BatchEntry, BatchFormat, BatchPlan
+    from llmplug.plugin import BatchEntry, BatchFormat, BatchPlan, one_model
 
     class GeminiBatchFormat(BatchFormat):
         """Gemini's batch mode: generateContent requests of one model, inline up to
@@ -202,17 +202,12 @@ def batch_format() -> Any:
                     f"a Gemini batch runs chat completions (generateContent), not {operation!r}; "
                     "run embeddings with client.map() or `llmplug bulk`"
                 )
-            model = requests[0][1]["model"]
+            model = one_model(requests, "a Gemini batch")
             items = []
             for number, (custom_id, params) in enumerate(requests, 1):
                 params = dict(params)
-                if params.pop("model") != model:
-                    raise ConfigurationError(
-                        f"line {number} ({custom_id!r}) asks for another model than line 1's {model!r}: "
-                        "a Gemini batch runs one model; submit one job per model"
-                    )
-                if params.pop("stream", False):
-                    raise ConfigurationError(f"line {number} ({custom_id!r}): a batch request cannot stream")
+                params.pop("model")
+                params.pop("stream", None)  # False at most: core refused stream=True
                 try:
                     body = chat_body(params)
                 except ConfigurationError as exc:
