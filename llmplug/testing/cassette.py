@@ -111,6 +111,7 @@ class Cassette:
         #: The interactions: recorded so far, or read from the file.
         self.interactions: list[dict[str, Any]] = [] if self.recording else self._load()
         self._played: set[int] = set()
+        self._keys: list[tuple[Any, ...]] | None = None  # the recordings' match keys, made on the first replay
         self._secrets: set[str] = set()
 
     def __repr__(self) -> str:
@@ -215,10 +216,12 @@ class Cassette:
             wanted = self.redact({"request": wanted, "response": {}}).get("request", wanted)
         key = self._key(wanted)
         with self._lock:
-            for index, entry in enumerate(self.interactions):
-                if index not in self._played and self._key(entry["request"]) == key:
+            if self._keys is None:  # a replayed file does not change: each recording's key is made once
+                self._keys = [self._key(entry["request"]) for entry in self.interactions]
+            for index, recorded in enumerate(self._keys):
+                if index not in self._played and recorded == key:
                     self._played.add(index)
-                    return entry
+                    return self.interactions[index]
         raise CassetteError(self._no_match(wanted))
 
     def _key(self, entry: dict[str, Any]) -> tuple[Any, ...]:
